@@ -1,0 +1,16 @@
+# Warnings apply only to our own targets (dependency headers are SYSTEM includes).
+add_library(kle_warnings INTERFACE)
+target_compile_options(kle_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
+  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+if(KLE_WARNINGS_AS_ERRORS)
+  target_compile_options(kle_warnings INTERFACE -Werror)
+endif()
+
+# Boost.Asio/Beast are header-only here; this target carries their settings once.
+add_library(kle_asio INTERFACE)
+target_link_libraries(kle_asio INTERFACE Boost::headers Threads::Threads)
+target_compile_definitions(kle_asio INTERFACE
+  BOOST_ASIO_NO_DEPRECATED
+  BOOST_BEAST_USE_STD_STRING_VIEW)

@@ -1,0 +1,55 @@
+#pragma once
+// Typed API errors. Each kind is also an error_code in the "kube-api" category so it can be
+// compared and logged like any Asio error; Error adds the server's Status details.
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace kle::api {
+
+enum class ErrorKind {
+  transport = 1,      // connect/TLS/read/write failed, connection closed, torn response
+  timeout,            // the request's own deadline passed
+  cancelled,          // the caller cancelled (shutdown)
+  bad_response,       // the server answered something we cannot decode
+  bad_request,        // 400
+  unauthorized,       // 401
+  forbidden,          // 403: RBAC denied; message names verb and resource
+  not_found,          // 404
+  conflict,           // 409: resourceVersion is stale or object exists
+  gone,               // 410: watch resourceVersion too old; re-list
+  invalid,            // 422
+  too_many_requests,  // 429: honour retry_after
+  server_error,       // 5xx
+  http_other,         // any other non-2xx
+  config,             // bad kubeconfig / in-cluster files / flags
+};
+
+const std::error_category& kube_category() noexcept;
+std::error_code make_error_code(ErrorKind k) noexcept;
+const char* to_string(ErrorKind k) noexcept;
+
+struct Error {
+  ErrorKind kind = ErrorKind::transport;
+  int http_status = 0;            // 0 when no HTTP status was received
+  std::string reason;             // Status.reason, e.g. "Forbidden", "Conflict"
+  std::string message;            // Status.message or a description of what failed
+  std::chrono::seconds retry_after{0};  // from Retry-After or Status.details.retryAfterSeconds
+
+  // One line for logs: "forbidden (403 Forbidden): leases.coordination.k8s.io \"x\" is forbidden: ..."
+  [[nodiscard]] std::string describe() const;
+  [[nodiscard]] bool is(ErrorKind k) const noexcept { return kind == k; }
+};
+
+// Maps an HTTP status to its kind (2xx is not an error; callers check first).
+ErrorKind kind_for_status(int http_status) noexcept;
+
+// Builds an Error from a non-2xx response: decodes a metav1.Status body when present,
+// falls back to the raw body text, and takes Retry-After (seconds) from the header value.
+Error error_from_response(int http_status, std::string_view body, std::string_view retry_after_header);
+
+}  // namespace kle::api
+
+template <>
+struct std::is_error_code_enum<kle::api::ErrorKind> : std::true_type {};

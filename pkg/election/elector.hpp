@@ -1,0 +1,77 @@
+#pragma once
+// The Elector: the seed's surface (start/stop, events, properties) over client-go's
+// algorithm. All work runs on one io_context; handlers are posted, never run inside the
+// election loop, so a slow handler cannot delay a renewal.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "api/microtime.hpp"
+#include "election/clock.hpp"
+#include "election/lease_lock.hpp"
+#include "election/options.hpp"
+
+namespace kle::election {
+
+enum class Event {
+  leadership_acquired,  // LEADERSHIP_ACQUIRED
+  leadership_lost,      // LEADERSHIP_LOST
+  lease_renewed,        // LEASE_RENEWED
+  new_leader,           // the observed holder changed (any holder, including us)
+};
+const char* to_string(Event e) noexcept;
+
+// The payload of every event: the lease as this elector last saw it.
+struct LeaseState {
+  std::string holder;                 // empty when released / unheld
+  std::int64_t transitions = 0;       // leaseTransitions: the fencing epoch
+  std::optional<api::MicroTime> acquire_time;
+  std::optional<api::MicroTime> renew_time;
+  std::chrono::seconds lease_duration{0};
+};
+
+using EventHandler = std::function<void(Event, const LeaseState&)>;
+
+class Elector {
+ public:
+  // Standalone mode (no cluster): pass a null lock; the elector assumes leadership and
+  // says so in its log. Throws std::invalid_argument when options do not validate
+  // (start-up only; use resolve_timings()/validate_names() to check without throwing).
+  Elector(boost::asio::any_io_executor ex, std::unique_ptr<LeaseLock> lock, ElectorOptions options,
+          std::shared_ptr<Clock> clock = nullptr);
+  ~Elector();
+  Elector(const Elector&) = delete;
+  Elector& operator=(const Elector&) = delete;
+
+  // Returns a subscription id.
+  std::uint64_t on(EventHandler handler);
+  void off(std::uint64_t id);
+
+  // Idempotent. Completes at once, or once a leader is known with wait_for_leadership.
+  boost::asio::awaitable<void> start();
+  // Idempotent. Releases a held lease (retrying on conflict), then emits leadership_lost.
+  boost::asio::awaitable<void> stop();
+
+  [[nodiscard]] bool current_leader() const noexcept;
+  [[nodiscard]] const std::string& lease_name() const noexcept;
+  [[nodiscard]] const std::string& identity() const noexcept;
+  [[nodiscard]] const std::string& lease_namespace() const noexcept;
+  [[nodiscard]] LeaseState lease_state() const;     // holder, transitions (fencing epoch), times
+  [[nodiscard]] std::string current_holder() const;
+  [[nodiscard]] std::int64_t fencing_epoch() const noexcept;
+  [[nodiscard]] const ResolvedTimings& timings() const noexcept;
+  // Monotonic time of the last successful acquire/renew; nullopt when never leader.
+  [[nodiscard]] std::optional<Clock::time_point> last_renewal() const noexcept;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kle::election

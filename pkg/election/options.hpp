@@ -1,0 +1,49 @@
+#pragma once
+// The elector's settings: the seed's options (auto_close, identity, lease_name, log,
+// namespace, renew_interval_ms, lease_duration_sec, wait_for_leadership) plus client-go's
+// explicit renew deadline, retry period and jitter. validate() runs before anything starts.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "api/result.hpp"
+#include "log/logger.hpp"
+
+namespace kle::election {
+
+inline constexpr const char* kDefaultLeaseName = "kube-leader-elector";
+
+struct ElectorOptions {
+  bool auto_close = true;                 // stop (and release) on SIGINT/SIGTERM
+  std::string identity;                   // empty: elector-{hostname}-{pid}
+  std::string lease_name = kDefaultLeaseName;
+  std::string namespace_;                 // empty: service-account namespace in a pod, else "default"
+  std::optional<log::Logger> log;         // empty: a logger that discards everything
+  std::chrono::milliseconds renew_interval{10000};       // how often the leader renews (client-go RetryPeriod)
+  std::optional<std::chrono::seconds> lease_duration;     // default 2 x renew_interval
+  std::optional<std::chrono::milliseconds> renew_deadline; // default 2/3 of lease_duration
+  std::optional<std::chrono::milliseconds> retry_period;   // follower poll fallback; default renew_interval
+  double jitter = 1.2;                    // client-go JitterFactor
+  bool wait_for_leadership = false;       // start() completes only once a leader is known
+  bool release_on_stop = true;            // stop() clears the holder (ReleaseOnCancel)
+};
+
+// Options with every default filled in and every rule checked.
+struct ResolvedTimings {
+  std::chrono::milliseconds lease_duration;
+  std::chrono::milliseconds renew_deadline;
+  std::chrono::milliseconds retry_period;   // leader renew interval
+  std::chrono::milliseconds follower_poll;  // poll fallback while the watch is down
+  double jitter;
+};
+
+// Fills defaults and enforces lease_duration > renew_deadline > jitter x retry_period,
+// a non-empty identity, and DNS-1123 lease/namespace names. The error (kind config) says
+// which rule failed with the numbers involved.
+api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options);
+api::Result<void> validate_names(const ElectorOptions& options);
+bool is_dns1123_subdomain(std::string_view name);
+bool is_dns1123_label(std::string_view name);
+std::string default_identity();  // elector-{hostname}-{pid}
+
+}  // namespace kle::election

@@ -1,0 +1,139 @@
+#include "log/logger.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace kle::log {
+namespace {
+
+// RFC 3339 UTC with milliseconds; <format> is not in GCC 12's library.
+std::string timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
+  return buf;
+}
+
+void append_json_field(std::string& out, const Field& f) {
+  out += ",\"";
+  out += json_escape(f.key);
+  out += "\":";
+  if (f.quoted) {
+    out += '"';
+    out += json_escape(f.value);
+    out += '"';
+  } else {
+    out += f.value;
+  }
+}
+
+void append_text_field(std::string& out, const Field& f) {
+  out += ' ';
+  out += f.key;
+  out += '=';
+  const bool needs_quotes = f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos;
+  if (needs_quotes) {
+    out += '"';
+    out += json_escape(f.value);
+    out += '"';
+  } else {
+    out += f.value;
+  }
+}
+
+}  // namespace
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += esc;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+const char* to_string(Level level) noexcept {
+  switch (level) {
+    case Level::debug: return "debug";
+    case Level::info: return "info";
+    case Level::warn: return "warn";
+    case Level::error: return "error";
+  }
+  return "info";
+}
+
+bool parse_level(std::string_view text, Level& out) {
+  for (const Level l : {Level::debug, Level::info, Level::warn, Level::error}) {
+    if (text == to_string(l)) {
+      out = l;
+      return true;
+    }
+  }
+  if (text == "warning") {
+    out = Level::warn;
+    return true;
+  }
+  return false;
+}
+
+Logger::Logger(Level min_level, Format format, Sink sink)
+    : min_level_(min_level), format_(format), sink_(std::make_shared<Sink>(std::move(sink))) {}
+
+void Logger::log(Level level, std::string_view msg, Fields fields) const {
+  if (!enabled(level) || !*sink_) return;
+  std::string line;
+  if (format_ == Format::json) {
+    line = R"({"ts":")" + timestamp() + R"(","level":")" + to_string(level) + R"(","msg":")" + json_escape(msg) + '"';
+    line += bound_json_;
+    for (const Field& f : fields) append_json_field(line, f);
+    line += '}';
+  } else {
+    line = timestamp() + ' ' + to_string(level) + ' ' + std::string(msg);
+    line += bound_text_;
+    for (const Field& f : fields) append_text_field(line, f);
+  }
+  (*sink_)(level, line);
+}
+
+Logger Logger::with(Fields fields) const {
+  Logger copy = *this;
+  for (const Field& f : fields) {
+    append_json_field(copy.bound_json_, f);
+    append_text_field(copy.bound_text_, f);
+  }
+  return copy;
+}
+
+Sink stderr_sink() {
+  auto mu = std::make_shared<std::mutex>();
+  return [mu](Level, std::string_view line) {
+    const std::lock_guard lock(*mu);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fputc('\n', stderr);
+    std::fflush(stderr);
+  };
+}
+
+Logger null_logger() { return Logger(Level::error, Logger::Format::json, Sink{}); }
+
+}  // namespace kle::log
