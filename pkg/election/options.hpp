@@ -3,10 +3,12 @@
 // namespace, renew_interval_ms, lease_duration_sec, wait_for_leadership) plus client-go's
 // explicit renew deadline, retry period and jitter. validate() runs before anything starts.
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "api/result.hpp"
+#include "election/observer.hpp"
 #include "log/logger.hpp"
 
 namespace kle::election {
@@ -26,6 +28,7 @@ struct ElectorOptions {
   double jitter = 1.2;                    // client-go JitterFactor
   bool wait_for_leadership = false;       // start() completes only once a leader is known
   bool release_on_stop = true;            // stop() clears the holder (ReleaseOnCancel)
+  std::shared_ptr<ElectorObserver> observer;  // metrics hooks; null: none
 };
 
 // Options with every default filled in and every rule checked.
