@@ -1,0 +1,224 @@
+#include "controller/controller.hpp"
+
+#include <csignal>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "controller/endpoints.hpp"
+#include "controller/workload.hpp"
+#include "election/elector.hpp"
+#include "http/server.hpp"
+#include "kube/client.hpp"
+#include "kube/config.hpp"
+#include "kube/lease_lock.hpp"
+#include "labeler/labeler.hpp"
+#include "metrics/registry.hpp"
+
+namespace asio = boost::asio;
+
+namespace kle::controller {
+
+struct Controller::Impl {
+  asio::io_context& io;
+  ControllerOptions opt;
+  log::Logger log;
+  std::string ns;
+  std::unique_ptr<kube::Client> client;
+  std::shared_ptr<metrics::Registry> metrics;
+  std::unique_ptr<election::Elector> elector;
+  std::unique_ptr<labeler::KubePodApi> pod_api;
+  std::unique_ptr<labeler::Labeler> labeler;
+  std::unique_ptr<Workload> workload;
+  http::Server server;
+  asio::signal_set signals;
+  asio::steady_timer reconcile_timer;
+  bool shutting_down = false;
+  bool reconcile_running = false;
+  bool reconcile_again = false;
+  std::optional<int> workload_exit;  // set when CMD exited on its own
+
+  Impl(asio::io_context& io_, ControllerOptions o, log::Logger l)
+      : io(io_), opt(std::move(o)), log(std::move(l)), server(io_, http::ServerOptions{opt.http_address}),
+        signals(io_, SIGINT, SIGTERM), reconcile_timer(io_) {}
+
+  // Start-up: config discovery and every object. Returns an exit code on failure.
+  std::optional<int> setup();
+  std::optional<int> setup_elector(std::unique_ptr<election::LeaseLock> lock);
+  void on_event(election::Event event, const election::LeaseState& state);
+  void trigger_reconcile();
+  asio::awaitable<void> reconcile_rounds();
+  asio::awaitable<void> periodic_reconcile();
+  asio::awaitable<void> follow();
+  asio::awaitable<int> shutdown();
+};
+
+std::optional<int> Controller::Impl::setup() {
+  auto discovered = kube::discover_config(opt.kubeconfig, opt.context);
+  if (!discovered.ok()) {
+    log.error("cannot load cluster configuration", {{"error", discovered.error().message}});
+    return kExitUsage;
+  }
+  const std::optional<kube::ClusterConfig>& cluster = *discovered;
+  ns = opt.lease_namespace;
+  if (ns.empty() && cluster) ns = cluster->namespace_;
+  if (ns.empty()) ns = "default";
+  log = log.with({{"lease", opt.lease_name}, {"namespace", ns}});
+  metrics = std::make_shared<metrics::Registry>(metrics::RegistryOptions{opt.lease_name, ns});
+
+  std::unique_ptr<election::LeaseLock> lock;
+  if (cluster) {
+    log.info("using cluster", {{"source", cluster->source}, {"server", cluster->host + ":" + cluster->port}});
+    kube::ClientOptions client_options;
+    client_options.request_timeout = opt.request_timeout;
+    client = std::make_unique<kube::Client>(io.get_executor(), *cluster, client_options);
+    client->set_observer(metrics->request_observer());
+    lock = std::make_unique<kube::KubeLeaseLock>(*client, ns, opt.lease_name);
+    if (opt.label_pods && !opt.pod_name.empty()) {
+      pod_api = std::make_unique<labeler::KubePodApi>(*client, ns);
+      labeler::LabelerHooks hooks{[m = metrics](std::string_view a) { m->label_action(a); },
+                                  [m = metrics] { m->label_failure(); }};
+      labeler = std::make_unique<labeler::Labeler>(*pod_api, opt.pod_name, opt.leader_label, log, hooks);
+    } else if (opt.label_pods) {
+      log.warn("POD_NAME is not set: the leader pod will not be labelled");
+    }
+  } else {
+    log.warn("no Kubernetes configuration found (no --kubeconfig, $KUBECONFIG, KUBERNETES_SERVICE_HOST or "
+             "~/.kube/config): running standalone and assuming leadership");
+  }
+  if (!opt.command.empty()) {
+    workload = std::make_unique<Workload>(io.get_executor(), opt.command, opt.workload_grace, log);
+    workload->on_unexpected_exit([this](int status) {
+      log.warn("workload exited while leading; shutting down with its status", {{"status", status}});
+      workload_exit = status;
+      boost::system::error_code ignored;
+      signals.cancel(ignored);  // wakes run()
+    });
+  }
+  return setup_elector(std::move(lock));
+}
+
+std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::LeaseLock> lock) {
+  election::ElectorOptions eo;
+  eo.auto_close = false;  // run() owns the signals: it must stop the workload first
+  eo.identity = opt.identity;
+  eo.lease_name = opt.lease_name;
+  eo.namespace_ = ns;
+  eo.log = log;
+  eo.renew_interval = opt.retry_period;
+  eo.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(opt.lease_duration);
+  eo.renew_deadline = opt.renew_deadline;
+  eo.retry_period = opt.retry_period;
+  eo.release_on_stop = opt.release_on_stop;
+  eo.observer = metrics;
+  if (eo.identity.empty()) eo.identity = election::default_identity();
+  if (auto names = election::validate_names(eo); !names.ok()) {
+    log.error("invalid configuration", {{"error", names.error().message}});
+    return kExitUsage;
+  }
+  if (auto timings = election::resolve_timings(eo); !timings.ok()) {
+    log.error("invalid timings", {{"error", timings.error().message}});
+    return kExitUsage;
+  }
+  elector = std::make_unique<election::Elector>(io.get_executor(), std::move(lock), eo);
+  elector->on([this](election::Event e, const election::LeaseState& s) { on_event(e, s); });
+  register_endpoints(server, EndpointContext{elector.get(), metrics.get(), opt.readiness_follows_leadership});
+  return std::nullopt;
+}
+
+void Controller::Impl::on_event(election::Event event, const election::LeaseState& state) {
+  if (shutting_down) return;
+  switch (event) {
+    case election::Event::leadership_acquired:
+      if (workload) workload->start();
+      trigger_reconcile();
+      break;
+    case election::Event::leadership_lost:
+      if (workload) asio::co_spawn(io, workload->stop(), asio::detached);
+      if (labeler) asio::co_spawn(io, follow(), asio::detached);
+      break;
+    case election::Event::new_leader:
+      log.info("new leader observed", {{"holder", state.holder}, {"transitions", state.transitions}});
+      break;
+    case election::Event::lease_renewed:
+      break;
+  }
+}
+
+asio::awaitable<void> Controller::Impl::follow() { co_await labeler->reconcile_as_follower(); }
+
+// One reconcile at a time; a trigger during a round schedules exactly one more.
+void Controller::Impl::trigger_reconcile() {
+  if (!labeler) return;
+  if (reconcile_running) {
+    reconcile_again = true;
+    return;
+  }
+  reconcile_running = true;
+  asio::co_spawn(io, reconcile_rounds(), asio::detached);
+}
+
+asio::awaitable<void> Controller::Impl::reconcile_rounds() {
+  do {
+    reconcile_again = false;
+    if (!shutting_down && elector->current_leader()) {
+      co_await labeler->reconcile_as_leader([this] { return !shutting_down && elector->current_leader(); });
+    }
+  } while (reconcile_again);
+  reconcile_running = false;
+}
+
+asio::awaitable<void> Controller::Impl::periodic_reconcile() {
+  while (!shutting_down) {
+    reconcile_timer.expires_after(opt.reconcile_interval);
+    boost::system::error_code ec;
+    co_await reconcile_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || shutting_down) co_return;
+    if (elector->current_leader()) trigger_reconcile();
+  }
+}
+
+// Stop order: the workload first (it must not act as leader once we release), then the
+// lease (a follower takes over at once), then our own label, then the endpoints.
+asio::awaitable<int> Controller::Impl::shutdown() {
+  shutting_down = true;
+  reconcile_timer.cancel();
+  log.info("shutting down");
+  if (workload) co_await workload->stop();
+  co_await elector->stop();
+  if (labeler) co_await labeler->reconcile_as_follower();
+  server.stop();
+  if (client) client->close();
+  if (workload_exit) co_return *workload_exit;
+  if (workload && workload->last_status()) co_return *workload->last_status();
+  co_return kExitOk;
+}
+
+Controller::Controller(asio::io_context& io, ControllerOptions options, log::Logger log)
+    : impl_(std::make_unique<Impl>(io, std::move(options), std::move(log))) {}
+
+Controller::~Controller() = default;
+
+asio::awaitable<int> Controller::run() {
+  Impl& c = *impl_;
+  if (auto failed = c.setup()) co_return *failed;
+  if (auto started = c.server.start(); !started.ok()) {
+    c.log.error("cannot serve HTTP", {{"error", started.error().message}});
+    co_return kExitUsage;
+  }
+  c.log.info("serving", {{"address", c.opt.http_address}, {"port", c.server.port()}});
+  if (c.labeler) co_await c.labeler->reconcile_as_follower();  // a stale label from our last life
+  co_await c.elector->start();
+  asio::co_spawn(c.io, c.periodic_reconcile(), asio::detached);
+  boost::system::error_code ec;
+  const int signo = co_await c.signals.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) c.log.info("signal received", {{"signal", signo}});
+  co_return co_await c.shutdown();
+}
+
+}  // namespace kle::controller

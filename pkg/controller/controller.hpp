@@ -1,0 +1,36 @@
+#pragma once
+// The deployable controller: one Elector, the leader pod label, the HTTP endpoints and an
+// optional leader-only workload, all on one io_context. main() only parses flags and calls
+// run(); everything that can fail at start-up fails here with one clear line.
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "controller/options.hpp"
+#include "log/logger.hpp"
+
+namespace kle::controller {
+
+// Exit codes: 0 clean stop, 2 bad configuration, 1 runtime failure; with a workload, its
+// own status.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+class Controller {
+ public:
+  Controller(boost::asio::io_context& io, ControllerOptions options, log::Logger log);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Runs until SIGTERM/SIGINT (or the workload exits by itself); returns the exit code.
+  boost::asio::awaitable<int> run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kle::controller

@@ -1,0 +1,54 @@
+#include "controller/endpoints.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "election/elector.hpp"
+#include "election/health.hpp"
+#include "metrics/registry.hpp"
+
+namespace kle::controller {
+namespace {
+
+nlohmann::json optional_time(const std::optional<api::MicroTime>& t) {
+  return t ? nlohmann::json(api::format_micro_time(*t)) : nlohmann::json(nullptr);
+}
+
+}  // namespace
+
+http::Response leader_document(const election::Elector& elector) {
+  const election::LeaseState s = elector.lease_state();
+  nlohmann::json doc = {
+      {"holder", s.holder},
+      {"identity", elector.identity()},
+      {"isLeader", elector.current_leader()},
+      {"lease", elector.lease_name()},
+      {"namespace", elector.lease_namespace()},
+      {"leaseTransitions", s.transitions},
+      {"leaseDurationSeconds", s.lease_duration.count()},
+      {"acquireTime", optional_time(s.acquire_time)},
+      {"renewTime", optional_time(s.renew_time)},
+  };
+  return http::json_response(200, doc);
+}
+
+void register_endpoints(http::Server& server, EndpointContext ctx) {
+  server.handle("/metrics", [ctx](const http::Request&) {
+    http::Response r = http::text_response(200, ctx.metrics->serialize());
+    r.content_type = metrics::Registry::content_type();
+    return r;
+  });
+  server.handle("/healthz", [ctx](const http::Request&) {
+    const auto& e = *ctx.elector;
+    const auto status = election::leader_health(e.current_leader(), e.last_renewal(), std::chrono::steady_clock::now(),
+                                                e.timings().lease_duration, ctx.healthz_tolerance);
+    return status.healthy ? http::text_response(200, "ok\n") : http::text_response(500, status.reason + "\n");
+  });
+  server.handle("/readyz", [ctx](const http::Request&) {
+    if (ctx.readiness_follows_leadership && !ctx.elector->current_leader())
+      return http::text_response(503, "not the leader\n");
+    return http::text_response(200, "ok\n");
+  });
+  server.handle("/leader", [ctx](const http::Request&) { return leader_document(*ctx.elector); });
+}
+
+}  // namespace kle::controller

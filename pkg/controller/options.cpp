@@ -1,0 +1,182 @@
+#include "controller/options.hpp"
+
+#include <cctype>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "controller/duration.hpp"
+
+namespace po = boost::program_options;
+
+namespace kle::controller {
+namespace {
+
+constexpr const char* kEnvPrefix = "LEADER_ELECTOR_";
+
+struct RawFlags {
+  std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s", request_timeout = "5s",
+              reconcile_interval = "30s", workload_grace = "10s";
+  std::string leader_label = "leader-elector/leader=true";
+  std::string log_level = "info", log_format = "json";
+  bool label_pods = true, release_on_stop = true;
+};
+
+po::options_description describe(ControllerOptions& o, RawFlags& r) {
+  po::options_description election("Election");
+  election.add_options()
+      ("lease-name", po::value(&o.lease_name)->default_value(o.lease_name), "name of the coordination.k8s.io/v1 Lease")
+      ("namespace", po::value(&o.lease_namespace), "namespace of the Lease and pods (default: POD_NAMESPACE, kubeconfig context, service-account namespace, \"default\")")
+      ("identity", po::value(&o.identity), "unique holder identity (default: POD_NAME, else elector-{hostname}-{pid})")
+      ("lease-duration", po::value(&r.lease_duration)->default_value(r.lease_duration), "how long followers wait after the last observed change before taking over (whole seconds)")
+      ("renew-deadline", po::value(&r.renew_deadline)->default_value(r.renew_deadline), "the leader steps down when it has not renewed for this long")
+      ("retry-period", po::value(&r.retry_period)->default_value(r.retry_period), "how often the leader renews and followers retry")
+      ("release-on-stop", po::value(&r.release_on_stop)->default_value(true)->implicit_value(true), "release the Lease on SIGTERM/SIGINT so a follower takes over at once");
+  po::options_description labels("Pod label");
+  labels.add_options()
+      ("leader-label", po::value(&r.leader_label)->default_value(r.leader_label), "KEY=VALUE put on the leader's pod; select on it in a Service")
+      ("label-pods", po::value(&r.label_pods)->default_value(true)->implicit_value(true), "label the leader pod and clear stale labels (needs POD_NAME)")
+      ("reconcile-interval", po::value(&r.reconcile_interval)->default_value(r.reconcile_interval), "how often the leader re-checks pod labels")
+      ("readiness-follows-leadership", po::value(&o.readiness_follows_leadership)->default_value(false)->implicit_value(true), "/readyz answers 200 only on the leader");
+  po::options_description kube("Kubernetes API");
+  kube.add_options()
+      ("kubeconfig", po::value(&o.kubeconfig), "kubeconfig path (default: $KUBECONFIG, in-cluster, ~/.kube/config; none: standalone)")
+      ("context", po::value(&o.context), "kubeconfig context (default: current-context)")
+      ("request-timeout", po::value(&r.request_timeout)->default_value(r.request_timeout), "deadline of each API request; must be below the renew deadline");
+  po::options_description serving("HTTP and logs");
+  serving.add_options()
+      ("http-address", po::value(&o.http_address)->default_value(o.http_address), "address for /metrics /healthz /readyz /leader")
+      ("log-level", po::value(&r.log_level)->default_value(r.log_level), "debug, info, warn or error")
+      ("log-format", po::value(&r.log_format)->default_value(r.log_format), "json or text");
+  po::options_description workload("Workload (leader-elector [flags] -- CMD ARGS...)");
+  workload.add_options()
+      ("workload-grace", po::value(&r.workload_grace)->default_value(r.workload_grace), "time between SIGTERM and SIGKILL when CMD must stop")
+      ("help,h", "show this help")
+      ("version", "print the version");
+  po::options_description all;
+  all.add(election).add(labels).add(kube).add(serving).add(workload);
+  return all;
+}
+
+// lease-name -> LEADER_ELECTOR_LEASE_NAME. The environment is read through `getenv` (not
+// environ) so tests can inject it.
+po::parsed_options from_environment(const po::options_description& desc, const GetEnv& getenv) {
+  po::parsed_options parsed(&desc);
+  for (const auto& opt : desc.options()) {
+    const std::string& flag = opt->long_name();
+    if (flag == "help" || flag == "version") continue;
+    std::string env = kEnvPrefix;
+    for (const char c : flag) env += (c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (const char* value = getenv(env.c_str())) {
+      po::option o;
+      o.string_key = flag;
+      o.value.emplace_back(value);
+      parsed.options.push_back(std::move(o));
+    }
+  }
+  return parsed;
+}
+
+bool set_duration(const char* flag, const std::string& text, std::chrono::milliseconds& out, std::string& err) {
+  const auto d = parse_duration(text);
+  if (!d) {
+    err = std::string("--") + flag + ": \"" + text + "\" is not a duration (examples: 15s, 500ms, 1m30s)";
+    return false;
+  }
+  out = *d;
+  return true;
+}
+
+bool finish(ControllerOptions& o, const RawFlags& r, const GetEnv& getenv, std::string& err) {
+  if (!set_duration("lease-duration", r.lease_duration, o.lease_duration, err) ||
+      !set_duration("renew-deadline", r.renew_deadline, o.renew_deadline, err) ||
+      !set_duration("retry-period", r.retry_period, o.retry_period, err) ||
+      !set_duration("request-timeout", r.request_timeout, o.request_timeout, err) ||
+      !set_duration("reconcile-interval", r.reconcile_interval, o.reconcile_interval, err) ||
+      !set_duration("workload-grace", r.workload_grace, o.workload_grace, err))
+    return false;
+  if (o.lease_duration.count() % 1000 != 0 || o.lease_duration.count() == 0) {
+    err = "--lease-duration: " + r.lease_duration + " must be a whole number of seconds (leaseDurationSeconds is an integer)";
+    return false;
+  }
+  if (o.request_timeout >= o.renew_deadline || o.request_timeout.count() <= 0) {
+    err = "--request-timeout " + format_duration(o.request_timeout) + " must be positive and below --renew-deadline " +
+          format_duration(o.renew_deadline) + ", or one slow request could outlive the leader's deadline";
+    return false;
+  }
+  if (o.reconcile_interval.count() <= 0) {
+    err = "--reconcile-interval must be positive";
+    return false;
+  }
+  auto label = labeler::parse_leader_label(r.leader_label, err);
+  if (!label) {
+    err = "--leader-label: " + err;
+    return false;
+  }
+  o.leader_label = *label;
+  o.label_pods = r.label_pods;
+  o.release_on_stop = r.release_on_stop;
+  if (!log::parse_level(r.log_level, o.log_level)) {
+    err = "--log-level: \"" + r.log_level + "\" is not one of debug, info, warn, error";
+    return false;
+  }
+  if (r.log_format == "json" || r.log_format == "text") {
+    o.log_format = r.log_format == "json" ? log::Logger::Format::json : log::Logger::Format::text;
+  } else {
+    err = "--log-format: \"" + r.log_format + "\" is not json or text";
+    return false;
+  }
+  const char* pod_name = getenv("POD_NAME");
+  o.pod_name = pod_name ? pod_name : "";
+  if (o.identity.empty()) o.identity = o.pod_name;
+  if (o.lease_namespace.empty()) {
+    const char* pod_ns = getenv("POD_NAMESPACE");
+    if (pod_ns) o.lease_namespace = pod_ns;
+  }
+  return true;
+}
+
+}  // namespace
+
+ParseResult parse_options(int argc, const char* const* argv, const GetEnv& getenv) {
+  ParseResult result;
+  RawFlags raw;
+  const po::options_description desc = describe(result.options, raw);
+  // Everything after a bare "--" is the workload's command line, untouched.
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      for (int j = i + 1; j < argc; ++j) result.options.command.emplace_back(argv[j]);
+      break;
+    }
+    args.emplace_back(argv[i]);
+  }
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    po::store(from_environment(desc, getenv), vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << "leader-elector: Lease-based leader election; labels the leader pod.\n\n"
+          << "Usage: leader-elector [flags] [-- CMD ARGS...]\n"
+          << "Every flag can also be set as LEADER_ELECTOR_<FLAG> (e.g. LEADER_ELECTOR_LEASE_NAME).\n"
+          << desc;
+      result.outcome = ParseOutcome::help;
+      result.text = out.str();
+      return result;
+    }
+    if (vm.count("version")) {
+      result.outcome = ParseOutcome::version;
+      return result;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    result.text = e.what();
+    return result;
+  }
+  if (!finish(result.options, raw, getenv, result.text)) return result;
+  result.outcome = ParseOutcome::run;
+  return result;
+}
+
+}  // namespace kle::controller

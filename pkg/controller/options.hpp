@@ -1,0 +1,50 @@
+#pragma once
+// The controller's command line. Every flag can also come from LEADER_ELECTOR_<FLAG> in
+// the environment (flags win); identity and namespace fall back to the downward API's
+// POD_NAME / POD_NAMESPACE. Parsing never exits: it returns what to do, so it is testable.
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "labeler/plan.hpp"
+#include "log/logger.hpp"
+
+namespace kle::controller {
+
+struct ControllerOptions {
+  std::string lease_name = "leader-elector";
+  std::string lease_namespace;  // empty: POD_NAMESPACE, kubeconfig context, SA file, "default"
+  std::string identity;         // empty: POD_NAME, else elector-{hostname}-{pid}
+  std::string pod_name;         // the pod to label: POD_NAME; empty disables labelling
+  std::string kubeconfig;
+  std::string context;
+  std::chrono::milliseconds lease_duration{15000};
+  std::chrono::milliseconds renew_deadline{10000};
+  std::chrono::milliseconds retry_period{2000};
+  std::chrono::milliseconds request_timeout{5000};
+  std::chrono::milliseconds reconcile_interval{30000};
+  std::chrono::milliseconds workload_grace{10000};
+  labeler::LeaderLabel leader_label;
+  bool label_pods = true;
+  bool readiness_follows_leadership = false;
+  bool release_on_stop = true;
+  std::string http_address = "0.0.0.0:8080";
+  log::Level log_level = log::Level::info;
+  log::Logger::Format log_format = log::Logger::Format::json;
+  std::vector<std::string> command;  // after "--": run only while leader
+};
+
+enum class ParseOutcome { run, help, version, error };
+
+struct ParseResult {
+  ParseOutcome outcome = ParseOutcome::error;
+  ControllerOptions options;
+  std::string text;  // help text, or the one-line error
+};
+
+using GetEnv = std::function<const char*(const char*)>;
+
+ParseResult parse_options(int argc, const char* const* argv, const GetEnv& getenv);
+
+}  // namespace kle::controller

@@ -1,0 +1,101 @@
+#include "controller/workload.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+extern char** environ;  // NOLINT(readability-redundant-declaration): posix_spawnp needs it
+
+namespace asio = boost::asio;
+
+namespace kle::controller {
+namespace {
+
+int shell_status(int wstatus) {
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return 1;
+}
+
+}  // namespace
+
+Workload::Workload(asio::any_io_executor ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
+                   log::Logger log)
+    : ex_(ex), argv_(std::move(argv)), grace_(grace), log_(std::move(log)), sigchld_(ex, SIGCHLD), exited_(ex) {
+  asio::co_spawn(ex_, reap_loop(), asio::detached);
+}
+
+Workload::~Workload() {
+  boost::system::error_code ignored;
+  sigchld_.cancel(ignored);
+  if (pid_ > 0) ::kill(pid_, SIGKILL);  // never leave an orphan running as "leader"
+}
+
+bool Workload::start() {
+  if (pid_ > 0 || argv_.empty()) return pid_ > 0;
+  std::vector<char*> args;
+  for (std::string& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  if (rc != 0) {
+    log_.error("workload could not be started", {{"command", argv_[0]}, {"error", std::strerror(rc)}});
+    return false;
+  }
+  pid_ = pid;
+  stopping_ = false;
+  log_.info("workload started", {{"command", argv_[0]}, {"pid", pid_}});
+  return true;
+}
+
+void Workload::forward(int signo) const {
+  if (pid_ > 0) ::kill(pid_, signo);
+}
+
+asio::awaitable<void> Workload::stop() {
+  if (pid_ <= 0) co_return;
+  stopping_ = true;
+  log_.info("stopping workload", {{"pid", pid_}, {"grace_ms", grace_.count()}});
+  ::kill(pid_, SIGTERM);
+  exited_.expires_after(grace_);
+  boost::system::error_code ec;
+  co_await exited_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (pid_ > 0) {
+    log_.warn("workload ignored SIGTERM; killing it", {{"pid", pid_}});
+    ::kill(pid_, SIGKILL);
+    exited_.expires_at(asio::steady_timer::time_point::max());
+    co_await exited_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+void Workload::reap() {
+  int wstatus = 0;
+  while (pid_ > 0) {
+    const pid_t done = ::waitpid(pid_, &wstatus, WNOHANG);
+    if (done == 0) return;  // SIGCHLD was for another child (or a stop/continue)
+    if (done < 0 && errno == EINTR) continue;
+    const int status = done > 0 ? shell_status(wstatus) : 1;
+    log_.info("workload exited", {{"pid", pid_}, {"status", status}});
+    pid_ = -1;
+    last_status_ = status;
+    exited_.cancel();
+    if (!stopping_ && on_unexpected_exit_) on_unexpected_exit_(status);
+  }
+}
+
+asio::awaitable<void> Workload::reap_loop() {
+  for (;;) {
+    boost::system::error_code ec;
+    co_await sigchld_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::operation_aborted) co_return;
+    reap();
+  }
+}
+
+}  // namespace kle::controller

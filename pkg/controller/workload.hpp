@@ -1,0 +1,58 @@
+#pragma once
+// `leader-elector -- CMD ARGS`: CMD runs only while this process leads. It is started on
+// acquisition, stopped (SIGTERM, then SIGKILL after a grace period) on loss, and started
+// again on re-acquisition. Children are reaped on SIGCHLD through Asio, on the one thread.
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "log/logger.hpp"
+
+namespace kle::controller {
+
+class Workload {
+ public:
+  Workload(boost::asio::any_io_executor ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
+           log::Logger log);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  // Called when CMD exits on its own (not because stop() asked), with a shell-style
+  // status: the exit code, or 128 + signal.
+  void on_unexpected_exit(std::function<void(int status)> handler) { on_unexpected_exit_ = std::move(handler); }
+
+  // Starts CMD unless it runs. False (logged) when it cannot be spawned.
+  bool start();
+  // SIGTERM, SIGKILL after the grace period; completes once the child is reaped.
+  boost::asio::awaitable<void> stop();
+  // Forwards a signal to a running child.
+  void forward(int signo) const;
+
+  [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
+  [[nodiscard]] std::optional<int> last_status() const noexcept { return last_status_; }
+
+ private:
+  boost::asio::awaitable<void> reap_loop();
+  void reap();
+
+  boost::asio::any_io_executor ex_;
+  std::vector<std::string> argv_;
+  std::chrono::milliseconds grace_;
+  log::Logger log_;
+  boost::asio::signal_set sigchld_;
+  boost::asio::steady_timer exited_;  // cancelled whenever a child is reaped: wakes stop()
+  int pid_ = -1;
+  bool stopping_ = false;
+  std::optional<int> last_status_;
+  std::function<void(int)> on_unexpected_exit_;
+};
+
+}  // namespace kle::controller

@@ -1,0 +1,18 @@
+#include "kube/client.hpp"
+#include "labeler/pod_api.hpp"
+
+namespace kle::labeler {
+
+boost::asio::awaitable<api::Result<api::Pod>> KubePodApi::get(std::string name) {
+  co_return co_await client_.get_pod(ns_, std::move(name));
+}
+
+boost::asio::awaitable<api::Result<api::PodList>> KubePodApi::list(std::string label_selector) {
+  co_return co_await client_.list_pods(ns_, std::move(label_selector));
+}
+
+boost::asio::awaitable<api::Result<api::Pod>> KubePodApi::patch_labels(std::string name, LabelPatch labels) {
+  co_return co_await client_.patch_pod_labels(ns_, std::move(name), std::move(labels));
+}
+
+}  // namespace kle::labeler

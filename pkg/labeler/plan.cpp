@@ -1,0 +1,80 @@
+#include "labeler/plan.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace kle::labeler {
+namespace {
+
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// A label name: up to 63 chars, alphanumeric at both ends, '-', '_', '.' inside.
+bool is_name_part(const std::string& s) {
+  if (s.empty() || s.size() > 63 || !is_alnum(s.front()) || !is_alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+// A DNS-1123 subdomain, the optional prefix of a label key.
+bool is_dns_subdomain(const std::string& s) {
+  if (s.empty() || s.size() > 253 || !is_alnum(s.front()) || !is_alnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (std::islower(static_cast<unsigned char>(c)) != 0) || (std::isdigit(static_cast<unsigned char>(c)) != 0) ||
+           c == '-' || c == '.';
+  });
+}
+
+}  // namespace
+
+bool is_label_key(const std::string& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return is_name_part(key);
+  return is_dns_subdomain(key.substr(0, slash)) && is_name_part(key.substr(slash + 1));
+}
+
+bool is_label_value(const std::string& value) { return value.empty() || is_name_part(value); }
+
+std::optional<LeaderLabel> parse_leader_label(const std::string& text, std::string& why) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos) {
+    why = "leader label \"" + text + "\" must be KEY=VALUE";
+    return std::nullopt;
+  }
+  LeaderLabel label{text.substr(0, eq), text.substr(eq + 1)};
+  if (!is_label_key(label.key)) {
+    why = "leader label key \"" + label.key + "\" is not a valid label name ([prefix/]name, name <= 63 chars)";
+    return std::nullopt;
+  }
+  // An empty value would make "carries the label" ambiguous with "has the key", so refuse it.
+  if (label.value.empty() || !is_label_value(label.value)) {
+    why = "leader label value \"" + label.value + "\" is not a valid non-empty label value";
+    return std::nullopt;
+  }
+  return label;
+}
+
+std::vector<LabelChange> plan_as_leader(const std::string& own_pod, const std::vector<api::Pod>& labelled,
+                                        const LeaderLabel& label) {
+  std::vector<LabelChange> changes;
+  bool own_labelled = false;
+  for (const api::Pod& pod : labelled) {
+    const auto it = pod.labels.find(label.key);
+    if (it == pod.labels.end() || it->second != label.value) continue;  // selector lag: not ours to touch
+    if (pod.name == own_pod) {
+      own_labelled = true;
+    } else {
+      changes.push_back({pod.name, false});
+    }
+  }
+  // Clear stale labels before setting ours: a Service briefly with no endpoint fails fast
+  // and clients retry, while one with two endpoints would send traffic to a non-leader.
+  if (!own_labelled && !own_pod.empty()) changes.push_back({own_pod, true});
+  return changes;
+}
+
+std::vector<LabelChange> plan_as_follower(const api::Pod& own, const LeaderLabel& label) {
+  const auto it = own.labels.find(label.key);
+  if (it != own.labels.end() && it->second == label.value) return {{own.name, false}};
+  return {};
+}
+
+}  // namespace kle::labeler

@@ -1,0 +1,137 @@
+#include <map>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+#include "labeler/labeler.hpp"
+
+namespace asio = boost::asio;
+using kle::api::Error;
+using kle::api::ErrorKind;
+using kle::api::Pod;
+using kle::api::PodList;
+using kle::api::Result;
+using kle::labeler::LabelPatch;
+
+namespace {
+
+// Pods in memory; selector support is just "key=value", which is all the labeler sends.
+class FakePods final : public kle::labeler::PodApi {
+ public:
+  std::map<std::string, Pod> pods;
+  std::vector<std::string> calls;
+  std::optional<ErrorKind> fail_patch_of;  // fail patches with this kind
+  std::string fail_pod;
+
+  void add(const std::string& name, std::map<std::string, std::string> labels = {}) {
+    Pod p;
+    p.name = name;
+    p.labels = std::move(labels);
+    pods[name] = p;
+  }
+  asio::awaitable<Result<Pod>> get(std::string name) override {
+    calls.push_back("get " + name);
+    auto it = pods.find(name);
+    if (it == pods.end()) co_return Error{ErrorKind::not_found, 404, "NotFound", "pods \"" + name + "\" not found"};
+    co_return it->second;
+  }
+  asio::awaitable<Result<PodList>> list(std::string selector) override {
+    calls.push_back("list " + selector);
+    const auto eq = selector.find('=');
+    PodList out;
+    for (const auto& [name, p] : pods) {
+      auto it = p.labels.find(selector.substr(0, eq));
+      if (it != p.labels.end() && it->second == selector.substr(eq + 1)) out.items.push_back(p);
+    }
+    co_return out;
+  }
+  asio::awaitable<Result<Pod>> patch_labels(std::string name, LabelPatch patch) override {
+    calls.push_back("patch " + name);
+    if (fail_patch_of && name == fail_pod) co_return Error{*fail_patch_of, 403, "Forbidden", "denied"};
+    auto it = pods.find(name);
+    if (it == pods.end()) co_return Error{ErrorKind::not_found, 404, "NotFound", "gone"};
+    for (const auto& [k, v] : patch) {
+      if (v) it->second.labels[k] = *v;
+      else it->second.labels.erase(k);
+    }
+    co_return it->second;
+  }
+};
+
+template <class F>
+bool run(F&& f) {
+  asio::io_context ioc;
+  bool out = false;
+  asio::co_spawn(ioc, std::forward<F>(f)(), [&](std::exception_ptr e, bool r) {
+    if (e) std::rethrow_exception(e);
+    out = r;
+  });
+  ioc.run();
+  return out;
+}
+
+const std::string kKey = "leader-elector/leader";
+
+}  // namespace
+
+TEST_CASE("the leader ends up the only labelled pod, and hooks count the actions") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});  // a crashed former leader
+  api.add("b");
+  api.add("c", {{kKey, "true"}, {"app", "x"}});
+  int sets = 0, clears = 0;
+  kle::labeler::Labeler labeler(api, "b", {kKey, "true"}, kle::log::null_logger(),
+                                {[&](std::string_view a) { (a == "set" ? sets : clears)++; }, {}});
+  REQUIRE(run([&] { return labeler.reconcile_as_leader([] { return true; }); }));
+  CHECK(api.pods["b"].labels.at(kKey) == "true");
+  CHECK(api.pods["a"].labels.count(kKey) == 0);
+  CHECK(api.pods["c"].labels.count(kKey) == 0);
+  CHECK(api.pods["c"].labels.at("app") == "x");  // other labels untouched
+  CHECK(sets == 1);
+  CHECK(clears == 2);
+}
+
+TEST_CASE("a leader that loses the lease mid-round stops writing") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});
+  api.add("b");
+  kle::labeler::Labeler labeler(api, "b", {kKey, "true"}, kle::log::null_logger());
+  CHECK_FALSE(run([&] { return labeler.reconcile_as_leader([] { return false; }); }));
+  CHECK(api.pods["a"].labels.at(kKey) == "true");
+  CHECK(api.calls == std::vector<std::string>{"list leader-elector/leader=true"});
+}
+
+TEST_CASE("a failed patch is reported, the rest of the round still runs") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});
+  api.add("b");
+  api.fail_patch_of = ErrorKind::forbidden;
+  api.fail_pod = "a";
+  int failures = 0;
+  kle::labeler::Labeler labeler(api, "b", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }});
+  CHECK_FALSE(run([&] { return labeler.reconcile_as_leader([] { return true; }); }));
+  CHECK(failures == 1);
+  CHECK(api.pods["b"].labels.at(kKey) == "true");
+}
+
+TEST_CASE("a follower clears its own stale label and nothing else") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});
+  api.add("b", {{kKey, "true"}});
+  kle::labeler::Labeler labeler(api, "a", {kKey, "true"}, kle::log::null_logger());
+  REQUIRE(run([&] { return labeler.reconcile_as_follower(); }));
+  CHECK(api.pods["a"].labels.count(kKey) == 0);
+  CHECK(api.pods["b"].labels.at(kKey) == "true");
+}
+
+TEST_CASE("a follower whose pod is missing reports the failure") {
+  FakePods api;
+  int failures = 0;
+  kle::labeler::Labeler labeler(api, "ghost", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }});
+  CHECK_FALSE(run([&] { return labeler.reconcile_as_follower(); }));
+  CHECK(failures == 1);
+}
