@@ -27,6 +27,7 @@ namespace kle::controller {
 struct Controller::Impl {
   asio::io_context& io;
   ControllerOptions opt;
+  log::Logger base_log;  // unbound: the elector adds lease/namespace/identity itself
   log::Logger log;
   std::string ns;
   std::unique_ptr<kube::Client> client;
@@ -44,7 +45,7 @@ struct Controller::Impl {
   std::optional<int> workload_exit;  // set when CMD exited on its own
 
   Impl(asio::io_context& io_, ControllerOptions o, log::Logger l)
-      : io(io_), opt(std::move(o)), log(std::move(l)), server(io_, http::ServerOptions{opt.http_address}),
+      : io(io_), opt(std::move(o)), base_log(l), log(std::move(l)), server(io_, http::ServerOptions{opt.http_address}),
         signals(io_, SIGINT, SIGTERM), reconcile_timer(io_) {}
 
   // Start-up: config discovery and every object. Returns an exit code on failure.
@@ -109,7 +110,7 @@ std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::Lea
   eo.identity = opt.identity;
   eo.lease_name = opt.lease_name;
   eo.namespace_ = ns;
-  eo.log = log;
+  eo.log = base_log;
   eo.renew_interval = opt.retry_period;
   eo.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(opt.lease_duration);
   eo.renew_deadline = opt.renew_deadline;

@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "election/options.hpp"
 #include "labeler/plan.hpp"
 #include "log/logger.hpp"
 
 namespace kle::controller {
 
 struct ControllerOptions {
-  std::string lease_name = "leader-elector";
+  std::string lease_name = election::kDefaultLeaseName;
   std::string lease_namespace;  // empty: POD_NAMESPACE, kubeconfig context, SA file, "default"
   std::string identity;         // empty: POD_NAME, else elector-{hostname}-{pid}
   std::string pod_name;         // the pod to label: POD_NAME; empty disables labelling
