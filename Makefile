@@ -10,7 +10,7 @@ BUILD_DIR := build/$(PRESET)
 export KLE_CACHE ?= $(HOME)/.cache/kube-leader-elector
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build unit test test-unit test-integration test-asan tools cluster-up cluster-down demo lint clean
+.PHONY: deps build unit test test-unit test-integration test-chart test-asan tools cluster-up cluster-down demo bench lint clean
 
 deps:
 	@hack/deps.sh
@@ -39,14 +39,24 @@ cluster-down:
 test-integration: build tools
 	@tests/run-integration.sh $(BUILD_DIR)
 
+# helm lint/template and failure cases, schema, manifests in sync, promtool rule tests,
+# dashboard and metric names, Dockerfile lint and its library list against the real binary.
+test-chart: build tools
+	@LEADER_ELECTOR_BIN=$(BUILD_DIR)/cmd/leader-elector/leader-elector tests/chart/run.sh
+
 test-asan:
 	@$(MAKE) --no-print-directory PRESET=asan test-unit
 
-# Everything: unit, integration on the real control plane, and the ASan+UBSan unit suite.
-test: test-unit test-integration test-asan
+# Everything: unit, chart, integration + e2e on the real control plane, ASan+UBSan unit suite.
+test: test-unit test-chart test-integration test-asan
 
 demo: build tools
 	@hack/demo.sh $(BUILD_DIR)
+
+# Benchmarks against client-go and the Node elector on the real control plane.
+bench: tools
+	@$(MAKE) --no-print-directory PRESET=release build
+	@bench/run.sh build/release
 
 lint: build
 	@hack/lint.sh $(BUILD_DIR)
