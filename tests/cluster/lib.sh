@@ -1,0 +1,108 @@
+# Shared by tests/cluster/up and tests/cluster/down. Source it; it only defines things.
+# Layout of a cluster directory ($KLE_CLUSTER_DIR):
+#   env, server, ca.crt, namespace, restricted-lease, restricted.token,
+#   admin.kubeconfig, restricted.kubeconfig     <- what integration tests read
+#   pki/  etcd-data/  kubeconfigs/  pids/<component>.pid  ports  logs/<component>.log
+KLE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../../hack/controlplane/lib.sh
+. "$KLE_REPO/hack/controlplane/lib.sh"
+KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-cluster-$(id -un)}"
+export KLE_CLUSTER_DIR
+
+cl_log() { printf '[cluster %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+cl_die() { cl_log "ERROR: $*"; exit 1; }
+
+# The PID in pids/<name>.pid, only if that process is still ours: its command line mentions
+# the cluster directory (every component gets a path in it), so a recycled PID is never hit.
+cl_live_pid() {
+  local f="$KLE_CLUSTER_DIR/pids/$1.pid" pid
+  [ -f "$f" ] || return 1
+  pid="$(cat "$f")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$KLE_CLUSTER_DIR" || return 1
+  echo "$pid"
+}
+
+# Stops every component we started, newest first (so etcd goes last), by PID: TERM, up to
+# 10 s grace, then KILL. Idempotent: missing or dead PIDs are fine.
+cl_stop_all() {
+  local names=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd) n pid i
+  for n in "${names[@]}"; do
+    if pid="$(cl_live_pid "$n")"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for i in $(seq 1 100); do
+        [ -d "/proc/$pid" ] || break
+        # A zombie (our own child, not reaped yet) is already dead.
+        grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break
+        sleep 0.1
+      done
+      if [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+        cl_log "$n (pid $pid) ignored SIGTERM for 10s: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+      cl_log "stopped $n (pid $pid)"
+    fi
+    rm -f "$KLE_CLUSTER_DIR/pids/$n.pid"
+  done
+}
+
+# Prints N distinct TCP ports nobody listens on. Callers hold the port lock (see `up`) until
+# their processes have bound, so two concurrent `up`s cannot pick the same ones.
+cl_free_ports() {
+  local want="$1" used picked="" p n=0
+  used="$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u)"
+  for _ in $(seq 1 500); do
+    p=$((20000 + RANDOM % 30000))
+    if ! grep -qx "$p" <<<"$used$picked"; then
+      picked+=$'\n'"$p"; n=$((n + 1))
+      [ "$n" -lt "$want" ] || { echo $picked; return 0; }
+    fi
+  done
+  cl_die "no $want free TCP ports found"
+}
+
+# kubeconfig <file> <user> then either cert+key or a token.
+cl_write_kubeconfig() {
+  local file="$1" user="$2" server="$3" cred
+  if [ $# -eq 5 ]; then
+    cred="    client-certificate: $4
+    client-key: $5"
+  else
+    cred="    token: $4"
+  fi
+  cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: kle
+  cluster:
+    server: $server
+    certificate-authority: $KLE_CLUSTER_DIR/ca.crt
+users:
+- name: $user
+  user:
+$cred
+contexts:
+- name: $user@kle
+  context:
+    cluster: kle
+    user: $user
+current-context: $user@kle
+EOF
+  chmod 600 "$file"
+}
+
+# Deletes everything in the cluster directory except logs/: a stale `server` or token must not
+# make a later test think a cluster is up.
+cl_remove_state() {
+  [ -d "$KLE_CLUSTER_DIR" ] || return 0
+  cl_is_cluster_dir || cl_die "$KLE_CLUSTER_DIR does not look like a cluster directory: not deleting"
+  find "$KLE_CLUSTER_DIR" -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+}
+
+# True for a missing or empty directory or one `up` made (it always has logs/). Guards the
+# deletes against a KLE_CLUSTER_DIR that points somewhere precious by mistake.
+cl_is_cluster_dir() {
+  [ ! -e "$KLE_CLUSTER_DIR" ] || [ -d "$KLE_CLUSTER_DIR/logs" ] ||
+    [ -z "$(ls -A "$KLE_CLUSTER_DIR" 2>/dev/null)" ]
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Integration and end-to-end suites against a real control plane (`make test-integration`).
+#   tests/run-integration.sh BUILD_DIR
+# Starts a fresh cluster in its own directory (so it never collides with a developer's
+# `tests/cluster/up`), always stops it again, then runs
+#   1. a smoke check: `kubectl get leases -A` as admin, and a read as the restricted account;
+#   2. `ctest -L integration` in BUILD_DIR: zero tests found is a failure, not a pass;
+#   3. every executable tests/e2e/*.sh, with KLE_CLUSTER_DIR and BUILD_DIR in the environment.
+# Exit status is non-zero if any step fails. The cluster's logs are kept on failure.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+BUILD_DIR="$(cd "$1" 2>/dev/null && pwd)" || { echo "run-integration: no build dir '$1'" >&2; exit 2; }
+export BUILD_DIR
+export KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-it-$(id -un)-$$"
+
+log() { printf '[integration %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+finish() {
+  local rc=$?
+  "$repo/tests/cluster/down" || rc=1
+  if [ "$rc" -eq 0 ]; then
+    rm -rf "$KLE_CLUSTER_DIR"
+    log "PASSED"
+  else
+    log "FAILED (exit $rc)"
+    [ ! -d "$KLE_CLUSTER_DIR/logs" ] || log "component logs: $KLE_CLUSTER_DIR/logs"
+  fi
+  exit "$rc"
+}
+trap finish EXIT
+
+# Counting first: a suite that cannot run must fail loudly, and there is no point starting a
+# cluster for nothing.
+count="$(ctest --test-dir "$BUILD_DIR" -L integration -N | sed -n 's/^Total Tests: *//p')"
+if [ -z "$count" ] || [ "$count" -eq 0 ]; then
+  log "ctest found no tests labelled 'integration' in $BUILD_DIR: refusing to report success"
+  exit 1
+fi
+
+"$repo/tests/cluster/up" >/dev/null
+# shellcheck source=/dev/null
+. "$KLE_CLUSTER_DIR/env"
+
+log "smoke: kubectl get leases -A (admin), get leases -n $KLE_NAMESPACE (restricted)"
+"$KLE_KUBECTL" --kubeconfig "$KLE_ADMIN_KUBECONFIG" get leases -A >&2
+# The restricted account may only `get` its own lease, which does not exist yet: NotFound
+# (not Forbidden) proves the token, the CA and the RBAC binding all work.
+out="$("$KLE_KUBECTL" --kubeconfig "$KLE_RESTRICTED_KUBECONFIG" -n "$KLE_NAMESPACE" \
+  get lease "$KLE_LEASE" 2>&1 || true)"
+case "$out" in
+  *NotFound*|*"not found"*|NAME*) log "smoke: restricted account reaches its lease" ;;
+  *) log "smoke: restricted account failed: $out"; exit 1 ;;
+esac
+
+log "ctest -L integration ($count tests)"
+ctest --test-dir "$BUILD_DIR" -L integration --output-on-failure
+
+failed=()
+ran=0
+for t in "$repo"/tests/e2e/*.sh; do
+  [ -x "$t" ] || continue
+  ran=$((ran + 1))
+  log "e2e: $(basename "$t")"
+  "$t" || failed+=("$(basename "$t")")
+done
+log "e2e: $ran script(s) run, ${#failed[@]} failed${failed[*]:+: ${failed[*]}}"
+[ ${#failed[@]} -eq 0 ]
