@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
     boost::asio::io_context io(1);
     controller::Controller ctl(io, o, logger);
     int code = controller::kExitFailure;
-    boost::asio::co_spawn(io, ctl.run(), [&](std::exception_ptr e, int rc) {
+    boost::asio::co_spawn(io, ctl.run(), [&](const std::exception_ptr& e, int rc) {
       if (e) std::rethrow_exception(e);
       code = rc;
     });

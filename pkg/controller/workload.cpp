@@ -25,7 +25,7 @@ int shell_status(int wstatus) {
 
 }  // namespace
 
-Workload::Workload(asio::any_io_executor ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
+Workload::Workload(const asio::any_io_executor& ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
                    log::Logger log)
     : ex_(ex), argv_(std::move(argv)), grace_(grace), log_(std::move(log)), sigchld_(ex, SIGCHLD), exited_(ex) {
   asio::co_spawn(ex_, reap_loop(), asio::detached);

@@ -19,7 +19,7 @@ namespace kle::controller {
 
 class Workload {
  public:
-  Workload(boost::asio::any_io_executor ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
+  Workload(const boost::asio::any_io_executor& ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
            log::Logger log);
   ~Workload();
   Workload(const Workload&) = delete;

@@ -24,7 +24,7 @@ mutant() {
 mutant "USER 0:0: runs as root" 's/^USER .*/USER 0:0/'
 mutant "USER nobody: use a numeric UID" 's/^USER .*/USER nobody/'
 mutant "the final stage sets no USER" '/^USER /d'
-mutant "FROM debian:latest: 'latest' is not a pin" 's/^FROM debian:12.11-slim/FROM debian:latest/'
+mutant "'latest' is not a pin" 's/^FROM gcr.io\/distroless\/cc-debian12:nonroot/FROM gcr.io\/distroless\/cc-debian12:latest/'
 mutant "FROM debian: no tag" 's/^FROM debian:12.11 AS build/FROM debian AS build/'
 mutant "apt-get install without --no-install-recommends" '0,/--no-install-recommends/s/ --no-install-recommends//'
 mutant "without 'rm -rf /var/lib/apt/lists/*'" '$!N;s/ \\\n && rm -rf \/var\/lib\/apt\/lists\/\*//;P;D'
@@ -33,7 +33,7 @@ mutant "use the exec (JSON) form" 's/^ENTRYPOINT .*/ENTRYPOINT \/usr\/local\/bin
 mutant "COPY --from=builder: no earlier stage" 's/--from=build /--from=builder /'
 mutant "RUN apt-get upgrade" 's/^RUN apt-get update \\/RUN apt-get update \&\& apt-get upgrade -y \\/'
 mutant "build stage installs git-lfs, which hack/deps.sh does not" 's/g++ cmake ninja-build/g++ git-lfs cmake ninja-build/'
-mutant "runtime stage installs build tool or headers: libssl-dev" 's/ca-certificates libssl3 /ca-certificates libssl-dev /'
+mutant "FROM gcr.io/distroless/cc-debian12: no tag" 's/^FROM gcr.io\/distroless\/cc-debian12:nonroot/FROM gcr.io\/distroless\/cc-debian12/'
 mutant "ADD https://example.com/x" 's|^COPY cmake/ cmake/|ADD https://example.com/x /x|'
 mutant "pipes a download into a shell" 's|^RUN cmake --preset release|RUN curl -fsSL https://example.com/i.sh \| sh \&\& cmake --preset release|'
 t_finish
