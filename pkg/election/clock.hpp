@@ -20,6 +20,8 @@ class Clock {
   [[nodiscard]] virtual api::MicroTime wall_now() const = 0;
   // After this, timer.async_wait completes when now() reaches deadline, or on cancel().
   virtual void arm(boost::asio::steady_timer& timer, time_point deadline) = 0;
+  // The timer is going away: forget it (a fake clock keeps a pointer to armed timers).
+  virtual void disarm(boost::asio::steady_timer& /*timer*/) noexcept {}
 };
 
 // steady_clock + system_clock.

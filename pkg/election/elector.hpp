@@ -21,9 +21,9 @@ namespace kle::election {
 
 enum class Event {
   leadership_acquired,  // LEADERSHIP_ACQUIRED
-  leadership_lost,      // LEADERSHIP_LOST
-  lease_renewed,        // LEASE_RENEWED
-  new_leader,           // the observed holder changed (any holder, including us)
+  leadership_lost,      // LEADERSHIP_LOST: renew deadline passed, lease taken or deleted, or stop()
+  lease_renewed,        // LEASE_RENEWED (not emitted for the acquiring write itself)
+  new_leader,           // the observed holder changed (any holder, including us; "" = released)
 };
 const char* to_string(Event e) noexcept;
 
@@ -53,9 +53,13 @@ class Elector {
   std::uint64_t on(EventHandler handler);
   void off(std::uint64_t id);
 
-  // Idempotent. Completes at once, or once a leader is known with wait_for_leadership.
+  // Idempotent. Completes at once, or once a leader is known with wait_for_leadership
+  // (or stop() is called). An elector runs once: start() after stop() does nothing.
   boost::asio::awaitable<void> start();
-  // Idempotent. Releases a held lease (retrying on conflict), then emits leadership_lost.
+  // Idempotent. Stops believing first (current_leader() false, leadership_lost emitted),
+  // then releases a lease that names us (holder "", duration 1; re-read and retried on
+  // conflict, bounded by the renew deadline), including one whose acquisition was still
+  // in flight. Completes when the loop has ended.
   boost::asio::awaitable<void> stop();
 
   [[nodiscard]] bool current_leader() const noexcept;
@@ -66,7 +70,8 @@ class Elector {
   [[nodiscard]] std::string current_holder() const;
   [[nodiscard]] std::int64_t fencing_epoch() const noexcept;
   [[nodiscard]] const ResolvedTimings& timings() const noexcept;
-  // Monotonic time of the last successful acquire/renew; nullopt when never leader.
+  // Monotonic time (the Clock's) at which the last successful acquire/renew was sent;
+  // nullopt when never leader, and in standalone mode (there is no lease to renew).
   [[nodiscard]] std::optional<Clock::time_point> last_renewal() const noexcept;
 
  private:

@@ -24,7 +24,9 @@ class LeaseLock {
   virtual boost::asio::awaitable<api::Result<api::Lease>> create(api::Lease lease) = 0;
   // Conditional on lease.resource_version; a stale one is api::ErrorKind::conflict.
   virtual boost::asio::awaitable<api::Result<api::Lease>> update(api::Lease lease) = 0;
-  // Streams changes from resource_version until the stream ends or fails (gone => re-list).
+  // Streams changes from resource_version ("" = current state first, as ADDED) until the
+  // stream ends or fails (gone => re-list). The elector cancels it on stop() through the
+  // coroutine's cancellation slot (terminal); it does not wait for it to return.
   virtual boost::asio::awaitable<api::Result<void>> watch(std::string resource_version,
                                                           std::function<void(const LeaseEvent&)> on_event) = 0;
   [[nodiscard]] virtual std::string lease_namespace() const = 0;

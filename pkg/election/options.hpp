@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/result.hpp"
 #include "election/observer.hpp"
@@ -22,10 +23,12 @@ struct ElectorOptions {
   std::string namespace_;                 // empty: service-account namespace in a pod, else "default"
   std::optional<log::Logger> log;         // empty: a logger that discards everything
   std::chrono::milliseconds renew_interval{10000};       // how often the leader renews (client-go RetryPeriod)
-  std::optional<std::chrono::seconds> lease_duration;     // default 2 x renew_interval
+  std::optional<std::chrono::seconds> lease_duration;     // default 2 x renew_interval, rounded up to whole seconds
   std::optional<std::chrono::milliseconds> renew_deadline; // default 2/3 of lease_duration
-  std::optional<std::chrono::milliseconds> retry_period;   // follower poll fallback; default renew_interval
-  double jitter = 1.2;                    // client-go JitterFactor
+  // Followers watch the Lease; this is how often they GET it while the watch is down (with
+  // jitter). Default renew_interval.
+  std::optional<std::chrono::milliseconds> retry_period;
+  double jitter = 1.2;                    // client-go JitterFactor: waits are d + rand[0,1) x jitter x d
   bool wait_for_leadership = false;       // start() completes only once a leader is known
   bool release_on_stop = true;            // stop() clears the holder (ReleaseOnCancel)
   std::shared_ptr<ElectorObserver> observer;  // metrics hooks; null: none
@@ -40,13 +43,20 @@ struct ResolvedTimings {
   double jitter;
 };
 
-// Fills defaults and enforces lease_duration > renew_deadline > jitter x retry_period,
-// a non-empty identity, and DNS-1123 lease/namespace names. The error (kind config) says
-// which rule failed with the numbers involved.
+// Fills defaults and enforces lease_duration > renew_deadline > jitter x renew_interval
+// (jitter >= 1, lease_duration >= 1s). The error (kind config) says which rule failed with
+// the numbers involved.
 api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options);
+// A non-empty identity, a DNS-1123 subdomain lease name and a DNS-1123 label namespace.
+// Run it on with_defaults(options): empty identity/namespace are errors here.
 api::Result<void> validate_names(const ElectorOptions& options);
 bool is_dns1123_subdomain(std::string_view name);
 bool is_dns1123_label(std::string_view name);
 std::string default_identity();  // elector-{hostname}-{pid}
+// The service-account namespace when the file exists and is not empty, else "default".
+std::string default_namespace(
+    const std::string& service_account_namespace_file = "/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+// Fills an empty identity (default_identity()) and namespace (default_namespace()).
+ElectorOptions with_defaults(ElectorOptions options);
 
 }  // namespace kle::election

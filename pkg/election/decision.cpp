@@ -1,0 +1,120 @@
+#include "election/decision.hpp"
+
+namespace kle::election {
+
+const char* to_string(Action a) noexcept {
+  switch (a) {
+    case Action::create: return "create";
+    case Action::update: return "update";
+    case Action::none: return "none";
+  }
+  return "unknown";
+}
+
+const char* to_string(Reason r) noexcept {
+  switch (r) {
+    case Reason::created: return "created";
+    case Reason::renewed: return "renewed";
+    case Reason::released: return "released";
+    case Reason::expired: return "expired";
+    case Reason::held: return "held";
+  }
+  return "unknown";
+}
+
+std::chrono::seconds holder_duration(const api::Lease& lease, std::chrono::seconds fallback) {
+  const auto& d = lease.spec.lease_duration_seconds;
+  return (d && *d > 0) ? std::chrono::seconds(*d) : fallback;
+}
+
+namespace {
+
+int transitions_of(const api::Lease& lease) { return lease.spec.lease_transitions.value_or(0); }
+
+// The spec we write: a transition is counted only when the holder actually changes (a
+// record that already names us is not a new holder); acquireTime is kept only by a renewal.
+api::LeaseSpec acquired_spec(const DecisionInput& in, const std::optional<api::Lease>& previous) {
+  api::LeaseSpec spec;
+  spec.holder_identity = std::string(in.identity);
+  spec.lease_duration_seconds = static_cast<int>(in.lease_duration.count());
+  spec.acquire_time = in.wall_now;
+  spec.renew_time = in.wall_now;
+  spec.lease_transitions = 0;
+  if (previous) {
+    const bool same_holder = previous->spec.holder_identity.value_or("") == in.identity;
+    spec.lease_transitions = transitions_of(*previous) + (same_holder ? 0 : 1);
+    if (same_holder && in.am_leader && previous->spec.acquire_time) spec.acquire_time = previous->spec.acquire_time;
+  }
+  return spec;
+}
+
+}  // namespace
+
+Decision decide(const DecisionInput& in) {
+  Decision out;
+  const std::string holder = in.observed ? in.observed->spec.holder_identity.value_or("") : std::string();
+  const auto term_end = in.observed ? in.observed_at + holder_duration(*in.observed, in.lease_duration)
+                                    : in.now;
+  const bool expired = in.now >= term_end;
+
+  // 1. No Lease: create it, unless it was deleted while another holder's term still runs
+  //    (deleting the object must not shorten the holder's term). The epoch carries over
+  //    from the deleted record so fencing tokens never go backwards.
+  if (!in.exists) {
+    if (in.observed && !holder.empty() && holder != in.identity && !expired) {
+      out.record = *in.observed;
+      out.expires_at = term_end;
+      return out;
+    }
+    out.action = Action::create;
+    out.reason = Reason::created;
+    out.record.name = std::string(in.lease_name);
+    out.record.namespace_ = std::string(in.lease_namespace);
+    out.record.spec = acquired_spec(in, in.observed);
+    return out;
+  }
+
+  // 2. We lead and the record still names us: renew, keeping acquireTime and the epoch.
+  const api::Lease& observed = *in.observed;
+  out.record = observed;
+  if (in.am_leader && holder == in.identity) {
+    out.action = Action::update;
+    out.reason = Reason::renewed;
+    out.record.spec = acquired_spec(in, observed);
+    return out;
+  }
+
+  // 3. Released (holderIdentity empty): free at once, whatever leaseDurationSeconds says.
+  if (holder.empty()) {
+    out.action = Action::update;
+    out.reason = Reason::released;
+    out.record.spec = acquired_spec(in, observed);
+    return out;
+  }
+
+  // 4. Held, and not expired by our monotonic clock since the record last changed. This
+  //    includes a record naming us while we do not lead (we stepped down, or restarted):
+  //    we wait its term out like everyone else rather than assume our old term is live.
+  if (!expired) {
+    out.expires_at = term_end;
+    return out;
+  }
+
+  // 5. Expired: take it over.
+  out.action = Action::update;
+  out.reason = Reason::expired;
+  out.record.spec = acquired_spec(in, observed);
+  return out;
+}
+
+api::Lease release_record(const api::Lease& held, api::MicroTime wall_now) {
+  api::Lease out = held;
+  out.spec.holder_identity = std::string();
+  out.spec.lease_duration_seconds = 1;
+  out.spec.acquire_time = wall_now;
+  out.spec.renew_time = wall_now;
+  out.spec.lease_transitions = transitions_of(held);
+  return out;
+}
+
+}  // namespace kle::election
