@@ -43,8 +43,11 @@ Result<ClusterConfig> load_kubeconfig(const std::string& path, const std::string
 // Discovery order: explicit path (flag), $KUBECONFIG, in-cluster (KUBERNETES_SERVICE_HOST),
 // ~/.kube/config. nullopt means "no cluster configured": the elector's standalone mode.
 // An explicitly named but broken source is an error, never a silent fall-through.
+// $KUBECONFIG is not merged as kubectl does: its first entry naming an existing file is used.
+// `in_cluster` overrides the service-account directory (tests).
 Result<std::optional<ClusterConfig>> discover_config(const std::string& explicit_kubeconfig,
-                                                     const std::string& context);
+                                                     const std::string& context,
+                                                     const InClusterPaths& in_cluster = {});
 
 // The service-account namespace when running in a pod, else empty.
 std::string in_cluster_namespace(const InClusterPaths& paths = {});

@@ -1,0 +1,59 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "api/json.hpp"
+#include "api/lease.hpp"
+
+using kle::api::ErrorKind;
+using kle::api::kMaxJsonDepth;
+using kle::api::parse_json;
+
+namespace {
+std::string nested(int depth, char open, char close) {
+  return std::string(static_cast<std::size_t>(depth), open) + std::string(static_cast<std::size_t>(depth), close);
+}
+}  // namespace
+
+TEST_CASE("parse_json accepts documents up to the depth limit") {
+  CHECK(parse_json(nested(kMaxJsonDepth, '[', ']'), "x").ok());
+  const auto r = parse_json(R"({"a":[1,{"b":null}]})", "x");
+  REQUIRE(r.ok());
+  CHECK((*r)["a"][1].contains("b"));
+}
+
+TEST_CASE("parse_json refuses deeper documents without recursing") {
+  for (const int depth : {kMaxJsonDepth + 1, 100000}) {
+    const auto r = parse_json(nested(depth, '[', ']'), "Lease");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().kind == ErrorKind::bad_response);
+    CHECK(r.error().message == "Lease: JSON nested deeper than 64 levels");
+  }
+  // The same through a decoder: a deep value hidden inside an unknown Lease field.
+  std::string body = R"({"metadata":{"name":"a"},"x":)" + nested(200000, '[', ']') + "}";
+  CHECK_FALSE(kle::api::parse_lease(body).ok());
+}
+
+TEST_CASE("parse_json reports invalid JSON as bad_response") {
+  for (const char* s : {"", "{", "nul", "{\"a\":}", "[1,]", "{} {}"}) {
+    INFO(s);
+    const auto r = parse_json(s, "Pod");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message == "Pod: invalid JSON");
+  }
+}
+
+TEST_CASE("typed accessors distinguish absent, null and wrongly typed") {
+  const nlohmann::json j = nlohmann::json::parse(R"({"s":"v","n":null,"i":5,"u":4294967296,"f":1.5,"o":{}})");
+  CHECK(kle::api::opt_string(j, "s", "s")->value() == "v");
+  CHECK_FALSE(kle::api::opt_string(j, "n", "n")->has_value());
+  CHECK_FALSE(kle::api::opt_string(j, "missing", "missing")->has_value());
+  CHECK(kle::api::opt_string(j, "i", "path.i").error().message == "path.i: expected string, got integer");
+  CHECK(kle::api::opt_int32(j, "i", "i")->value() == 5);
+  CHECK_FALSE(kle::api::opt_int32(j, "u", "u").ok());
+  CHECK(kle::api::opt_int64(j, "u", "u")->value() == 4294967296);
+  CHECK(kle::api::opt_int32(j, "f", "f").error().message == "f: expected 32-bit integer, got number");
+  CHECK(kle::api::opt_object(j, "o", "o").ok());
+  CHECK(*kle::api::opt_object(j, "n", "n") == nullptr);
+  CHECK_FALSE(kle::api::opt_object(j, "s", "s").ok());
+}
