@@ -74,7 +74,11 @@ class Client {
   boost::asio::awaitable<Result<Pod>> patch_pod_labels(std::string ns, std::string name,
                                                        std::map<std::string, std::optional<std::string>> labels);
 
-  // Closes pooled connections and cancels in-flight requests (used by stop()).
+  // Closes pooled connections and cancels in-flight requests, watches included (used by
+  // stop()); they end with ErrorKind::cancelled. Not permanent: later calls connect afresh,
+  // so stop() can still release the lease after cancelling the watch.
+  // Calling a coroutine's cancellation slot (e.g. awaitable_operators ||) also cancels it.
+  // All calls must run on the client's executor, and the Client must outlive them.
   void close();
 
  private:

@@ -1,0 +1,373 @@
+#include "kube/transport.hpp"
+
+#include <array>
+#include <set>
+#include <utility>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "kube/tls_context.hpp"
+
+namespace kle::kube {
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using error_code = boost::system::error_code;
+using api::Error;
+using api::ErrorKind;
+using api::Result;
+
+constexpr std::uint32_t kHeaderLimit = 64 * 1024;
+
+struct Connection {
+  Connection(const net::any_io_executor& ex, std::shared_ptr<ssl::context> c)
+      : ctx(std::move(c)), stream(ex, *ctx) {}
+  std::shared_ptr<ssl::context> ctx;  // declared first: the stream is built from it
+  beast::ssl_stream<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since{};
+  bool aborted = false;  // close() aborted it: its failures are cancellations
+};
+using ConnPtr = std::unique_ptr<Connection>;
+
+// Registers a connection as in flight so close() can abort it; unregisters on scope exit.
+class ActiveScope {
+ public:
+  ActiveScope(std::set<Connection*>& set, Connection* c) : set_(set), c_(c) { set_.insert(c_); }
+  ~ActiveScope() { set_.erase(c_); }
+  ActiveScope(const ActiveScope&) = delete;
+  ActiveScope& operator=(const ActiveScope&) = delete;
+
+ private:
+  std::set<Connection*>& set_;
+  Connection* c_;
+};
+
+Error make_error(ErrorKind kind, std::string message) {
+  Error e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
+}
+
+// Errors that mean the peer had already closed the connection when we used it.
+bool is_dead_connection(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+         ec == ssl::error::stream_truncated;
+}
+
+std::string host_header(const ClusterConfig& c) {
+  std::string h = c.host.find(':') != std::string::npos ? "[" + c.host + "]" : c.host;
+  if (c.port != "443") h += ":" + c.port;
+  return h;
+}
+
+}  // namespace
+
+struct Transport::Impl {
+  net::any_io_executor ex;
+  ClusterConfig config;
+  TransportOptions options;
+  TokenSource tokens;
+  TlsContextCache tls;
+  std::vector<ConnPtr> idle;
+  std::set<Connection*> active;
+  TransportStats stats;
+
+  Impl(net::any_io_executor e, ClusterConfig c, TransportOptions o)
+      : ex(std::move(e)), config(std::move(c)), options(std::move(o)),
+        tokens(config.token, config.token_file, options.token_refresh), tls(config.tls, config.host) {}
+
+  [[nodiscard]] std::string peer() const { return host_header(config); }
+
+  Error classify(const Connection& c, const error_code& ec, const std::string& what) const {
+    if (c.aborted || ec == net::error::operation_aborted)
+      return make_error(ErrorKind::cancelled, what + ": cancelled");
+    if (ec == beast::error::timeout)
+      return make_error(ErrorKind::timeout, what + ": deadline of " +
+                                                std::to_string(options.request_timeout.count()) +
+                                                "ms passed");
+    return make_error(ErrorKind::transport, what + ": " + ec.message());
+  }
+
+  // A failed read: says whether the response was torn, malformed or too big.
+  Error read_error(const Connection& c, const error_code& ec, bool got_some) const {
+    const std::string what = "reading the response from " + peer();
+    if (c.aborted || ec == net::error::operation_aborted || ec == beast::error::timeout)
+      return classify(c, ec, what);
+    if (ec == http::error::body_limit || ec == http::error::header_limit)
+      return make_error(ErrorKind::bad_response,
+                        what + ": response exceeds the " +
+                            std::to_string(options.max_body_bytes) + "-byte limit");
+    if (got_some && (is_dead_connection(ec) || ec == http::error::partial_message))
+      return make_error(ErrorKind::transport,
+                        what + ": connection closed mid-response (torn response: " + ec.message() + ")");
+    if (is_dead_connection(ec))
+      return make_error(ErrorKind::transport, what + ": connection closed before any response (" + ec.message() + ")");
+    if (ec.category() == http::make_error_code(http::error::bad_chunk).category())
+      return make_error(ErrorKind::transport, what + ": malformed HTTP response: " + ec.message());
+    return classify(c, ec, what);
+  }
+
+  Clock::time_point token_now() const {
+    return options.token_clock ? options.token_clock() : Clock::now();
+  }
+
+  http::request<http::string_body> build(const HttpRequest& req) {
+    http::request<http::string_body> msg{req.method, req.target, 11};
+    msg.set(http::field::host, peer());
+    msg.set(http::field::user_agent, options.user_agent);
+    msg.set(http::field::accept, "application/json");
+    // The token goes into this header and nowhere else (never into errors or logs).
+    if (const std::string& token = tokens.token(token_now()); !token.empty())
+      msg.set(http::field::authorization, "Bearer " + token);
+    if (!req.content_type.empty()) msg.set(http::field::content_type, req.content_type);
+    msg.body() = req.body;
+    msg.keep_alive(true);
+    msg.prepare_payload();
+    return msg;
+  }
+
+  net::awaitable<Result<tcp::resolver::results_type>> resolve(Clock::time_point deadline) {
+    using namespace net::experimental::awaitable_operators;
+    tcp::resolver resolver(ex);
+    net::steady_timer timer(ex);
+    timer.expires_at(deadline);
+    // The resolver has no deadline of its own: race it against the request's.
+    auto raced = co_await (resolver.async_resolve(config.host, config.port, net::as_tuple(net::use_awaitable)) ||
+                           timer.async_wait(net::as_tuple(net::use_awaitable)));
+    if (raced.index() == 1)
+      co_return make_error(ErrorKind::timeout, "resolving " + config.host + ": deadline passed");
+    auto [ec, results] = std::get<0>(std::move(raced));
+    if (ec) co_return make_error(ErrorKind::transport, "resolving " + config.host + ": " + ec.message());
+    co_return results;
+  }
+
+  net::awaitable<Result<void>> open(Connection& c, Clock::time_point deadline) {
+    auto endpoints = co_await resolve(deadline);
+    if (!endpoints) co_return endpoints.error();
+    if (c.aborted) co_return make_error(ErrorKind::cancelled, "connecting to " + peer() + ": cancelled");
+    auto& lowest = beast::get_lowest_layer(c.stream);
+    lowest.expires_at(deadline);
+    error_code ec;
+    co_await lowest.async_connect(*endpoints, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify(c, ec, "connecting to " + peer());
+    if (auto set = tls.prepare(c.stream.native_handle()); !set) co_return set.error();
+    co_await c.stream.async_handshake(ssl::stream_base::client, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify(c, ec, "TLS handshake with " + peer());
+    ++stats.connections_opened;
+    co_return Result<void>{};
+  }
+
+  Result<ConnPtr> fresh_connection() {
+    auto ctx = tls.context();
+    if (!ctx) return ctx.error();
+    return std::make_unique<Connection>(ex, std::move(ctx).value());
+  }
+
+  ConnPtr take_idle() {
+    const auto now = Clock::now();
+    while (!idle.empty()) {
+      ConnPtr c = std::move(idle.back());
+      idle.pop_back();
+      if (now - c->idle_since <= options.max_idle_time) return c;
+    }
+    return nullptr;
+  }
+
+  void put_idle(ConnPtr c) {
+    if (idle.size() >= options.max_idle_connections || c->buffer.size() != 0) return;
+    c->idle_since = Clock::now();
+    idle.push_back(std::move(c));
+  }
+
+  struct Exchange {
+    Result<HttpResponse> result;
+    bool keep_alive = false;
+    bool dead_before_response = false;  // the peer had closed before sending a single byte
+  };
+
+  net::awaitable<Exchange> exchange(Connection& c, const HttpRequest& req, Clock::time_point deadline) {
+    auto msg = build(req);
+    beast::get_lowest_layer(c.stream).expires_at(deadline);
+    error_code ec;
+    co_await http::async_write(c.stream, msg, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return Exchange{classify(c, ec, "writing the request to " + peer()), false, is_dead_connection(ec)};
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(options.max_body_bytes);
+    co_await http::async_read(c.stream, c.buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    if (ec) {
+      const bool got_some = parser.got_some() || c.buffer.size() != 0;
+      co_return Exchange{read_error(c, ec, got_some), false, !got_some && is_dead_connection(ec)};
+    }
+    auto& res = parser.get();
+    HttpResponse out{static_cast<int>(res.result_int()), std::move(res.body()),
+                     std::string(res[http::field::retry_after])};
+    co_return Exchange{std::move(out), res.keep_alive(), false};
+  }
+
+  net::awaitable<Result<HttpResponse>> request(HttpRequest req) {
+    const auto deadline = Clock::now() + options.request_timeout;
+    for (int attempt = 0;; ++attempt) {
+      // The retry goes to a fresh connection: whatever killed one pooled connection (a
+      // server restart, an idle timeout) has likely killed its pooled siblings too.
+      ConnPtr conn = attempt == 0 ? take_idle() : nullptr;
+      const bool reused = conn != nullptr;
+      if (!reused) {
+        auto made = fresh_connection();
+        if (!made) co_return made.error();
+        conn = std::move(made).value();
+      }
+      ActiveScope scope(active, conn.get());
+      if (reused) {
+        ++stats.connections_reused;
+      } else if (auto opened = co_await open(*conn, deadline); !opened) {
+        co_return opened.error();
+      }
+      auto done = co_await exchange(*conn, req, deadline);
+      if (done.result.ok()) {
+        if (done.keep_alive) put_idle(std::move(conn));
+        co_return std::move(done.result);
+      }
+      // Retry rule: a keep-alive connection can be closed by the server (idle timeout,
+      // restart) while it sits in our pool, and we only learn so when we use it. If a
+      // REUSED connection fails with a clean close/reset before a single response byte,
+      // the server never processed our request, so sending it once more on a FRESH
+      // connection is safe (and our writes are conditional on resourceVersion anyway).
+      // Never retry a fresh connection, a timeout, or a failure after response bytes:
+      // the request may have been processed, and the caller must see the error.
+      if (reused && attempt == 0 && done.dead_before_response) {
+        ++stats.stale_retries;
+        continue;
+      }
+      co_return std::move(done.result);
+    }
+  }
+
+  // Reads the rest of a buffer_body response into `sink`, with an idle deadline per read.
+  net::awaitable<Result<void>> read_body(Connection& c, http::response_parser<http::buffer_body>& p,
+                                         std::chrono::milliseconds idle_timeout, const BodySink& sink) {
+    std::array<char, 16 * 1024> buf{};
+    while (!p.is_done()) {
+      p.get().body().data = buf.data();
+      p.get().body().size = buf.size();
+      beast::get_lowest_layer(c.stream).expires_after(idle_timeout);
+      error_code ec;
+      co_await http::async_read_some(c.stream, c.buffer, p, net::redirect_error(net::use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};  // our buffer is full: not an error
+      const std::size_t n = buf.size() - p.get().body().size;
+      if (n > 0) {
+        if (auto r = sink(std::string_view(buf.data(), n)); !r) co_return r;
+      }
+      if (ec) co_return read_error(c, ec, true);
+    }
+    co_return Result<void>{};
+  }
+
+  net::awaitable<Result<HttpResponse>> stream(HttpRequest req, std::chrono::milliseconds idle_timeout,
+                                              BodySink sink) {
+    const auto deadline = Clock::now() + options.request_timeout;
+    auto made = fresh_connection();
+    if (!made) co_return made.error();
+    ConnPtr conn = std::move(made).value();
+    ActiveScope scope(active, conn.get());
+    if (auto opened = co_await open(*conn, deadline); !opened) co_return opened.error();
+    auto msg = build(req);
+    beast::get_lowest_layer(conn->stream).expires_at(deadline);
+    error_code ec;
+    co_await http::async_write(conn->stream, msg, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return classify(*conn, ec, "writing the request to " + peer());
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(kHeaderLimit);
+    parser.body_limit(boost::none);  // a watch streams for minutes; error bodies are bounded below
+    co_await http::async_read_header(conn->stream, conn->buffer, parser, net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return read_error(*conn, ec, parser.got_some() || conn->buffer.size() != 0);
+    HttpResponse out{static_cast<int>(parser.get().result_int()), {},
+                     std::string(parser.get()[http::field::retry_after])};
+    if (out.status / 100 == 2) {
+      if (auto r = co_await read_body(*conn, parser, idle_timeout, sink); !r) co_return r.error();
+      co_return out;
+    }
+    const std::size_t limit = options.max_body_bytes;
+    BodySink collect = [&out, limit](std::string_view d) -> Result<void> {
+      if (out.body.size() + d.size() > limit)
+        return make_error(ErrorKind::bad_response, "error response exceeds " + std::to_string(limit) + " bytes");
+      out.body.append(d);
+      return {};
+    };
+    if (auto r = co_await read_body(*conn, parser, options.request_timeout, collect); !r) co_return r.error();
+    co_return out;
+  }
+};
+
+Transport::Transport(net::any_io_executor ex, ClusterConfig config, TransportOptions options)
+    : impl_(std::make_unique<Impl>(std::move(ex), std::move(config), std::move(options))) {}
+
+Transport::~Transport() = default;
+
+// A cancelled coroutine (the caller's cancellation slot fired) throws at its next suspension;
+// the public entry points turn that back into a value.
+net::awaitable<Result<HttpResponse>> Transport::request(HttpRequest req) {
+  try {
+    co_return co_await impl_->request(std::move(req));
+  } catch (const boost::system::system_error& e) {
+    co_return make_error(ErrorKind::cancelled, std::string("request cancelled: ") + e.what());
+  }
+}
+
+net::awaitable<Result<HttpResponse>> Transport::stream(HttpRequest req, std::chrono::milliseconds idle_timeout,
+                                                       BodySink sink) {
+  try {
+    co_return co_await impl_->stream(std::move(req), idle_timeout, std::move(sink));
+  } catch (const boost::system::system_error& e) {
+    co_return make_error(ErrorKind::cancelled, std::string("stream cancelled: ") + e.what());
+  }
+}
+
+void Transport::close() {
+  impl_->idle.clear();
+  for (Connection* c : impl_->active) {
+    c->aborted = true;
+    beast::get_lowest_layer(c->stream).close();  // pending operations complete with an error
+  }
+}
+
+const TransportStats& Transport::stats() const noexcept { return impl_->stats; }
+std::size_t Transport::idle_connections() const noexcept { return impl_->idle.size(); }
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    const bool unreserved = (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+                            u == '-' || u == '.' || u == '_' || u == '~';
+    if (unreserved) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 0x0F];
+    }
+  }
+  return out;
+}
+
+}  // namespace kle::kube

@@ -1,0 +1,75 @@
+#pragma once
+// The real cluster started by tests/cluster/up. Integration tests never skip: a missing
+// KLE_CLUSTER_DIR or a missing file fails the test with a message saying what to run.
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "kube/config.hpp"
+
+namespace kle::integration {
+
+struct ClusterEnv {
+  std::string dir;
+  kube::ClusterConfig admin;       // cluster-admin (admin.kubeconfig)
+  kube::ClusterConfig restricted;  // the chart's least-privilege service account
+  std::string namespace_;          // where the restricted account has its Role
+  std::string restricted_lease;    // the one lease its Role names
+};
+
+inline std::string read_cluster_file(const std::string& dir, const std::string& name) {
+  const std::string path = dir + "/" + name;
+  std::ifstream in(path);
+  if (!in.is_open()) FAIL("missing " << path << ": is the cluster up? run `tests/cluster/up`");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string s = std::move(ss).str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+inline kube::ClusterConfig load_cluster_kubeconfig(const std::string& dir, const std::string& name) {
+  auto cfg = kube::load_kubeconfig(dir + "/" + name);
+  if (!cfg.ok()) FAIL("cannot load " << dir << "/" << name << ": " << cfg.error().describe());
+  return std::move(cfg).value();
+}
+
+// Loaded once per process.
+inline const ClusterEnv& cluster_env() {
+  static const ClusterEnv env = [] {
+    const char* dir = std::getenv("KLE_CLUSTER_DIR");
+    if (dir == nullptr || *dir == '\0')
+      FAIL("KLE_CLUSTER_DIR is not set: run `make tools && eval \"$(tests/cluster/up)\"` first");
+    ClusterEnv e;
+    e.dir = dir;
+    e.admin = load_cluster_kubeconfig(e.dir, "admin.kubeconfig");
+    e.restricted = load_cluster_kubeconfig(e.dir, "restricted.kubeconfig");
+    e.namespace_ = read_cluster_file(e.dir, "namespace");
+    e.restricted_lease = read_cluster_file(e.dir, "restricted-lease");
+    return e;
+  }();
+  return env;
+}
+
+// Runs a coroutine to completion on `io`; its exceptions (failed REQUIREs) reach the test.
+template <class Body>
+void run_on(boost::asio::io_context& io, Body body) {
+  std::exception_ptr failure;
+  bool finished = false;
+  boost::asio::co_spawn(io, std::move(body), [&](std::exception_ptr e) {
+    failure = e;
+    finished = true;
+  });
+  io.run();
+  io.restart();
+  if (failure) std::rethrow_exception(failure);
+  if (!finished) FAIL("the test coroutine never finished");
+}
+
+}  // namespace kle::integration
