@@ -81,7 +81,7 @@ TEST_CASE("elector: a renewal conflict costs one GET and leadership is kept") {
   CHECK(h.store->lease()->spec.lease_transitions == 0);
 }
 
-TEST_CASE("elector: one transient renewal error does not drop leadership; retry is sooner") {
+TEST_CASE("elector: one transient renewal error does not drop leadership - retry is sooner") {
   Harness h;
   auto& a = h.add("a");
   h.start_all();
@@ -223,7 +223,7 @@ TEST_CASE("elector: start() with wait_for_leadership completes once a leader is 
   CHECK_FALSE(b.leads());
 }
 
-TEST_CASE("elector: an unsubscribed handler is not called; invalid options throw at construction") {
+TEST_CASE("elector: an unsubscribed handler is not called - invalid options throw at construction") {
   Harness h;
   auto& a = h.add("a");
   int calls = 0;

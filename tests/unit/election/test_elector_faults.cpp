@@ -160,7 +160,7 @@ TEST_CASE("faults: a deleted Lease is re-created by its holder and everyone conv
   CHECK(h.store->lease()->spec.lease_transitions == 1);
 }
 
-TEST_CASE("faults: a hand-edited holder makes the leader step down; one elector takes over later") {
+TEST_CASE("faults: a hand-edited holder makes the leader step down - one elector takes over later") {
   Harness h;
   h.add("a");
   h.add("b");

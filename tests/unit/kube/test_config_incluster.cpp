@@ -133,7 +133,7 @@ TEST_CASE("discovery order: flag, $KUBECONFIG, in-cluster, ~/.kube/config, none"
   CHECK(source(flag) == flag + " flag.example");  // the flag beats everything
 }
 
-TEST_CASE("discovery: $KUBECONFIG lists are not merged; the first existing file is used") {
+TEST_CASE("discovery: $KUBECONFIG lists are not merged - the first existing file is used") {
   EnvGuard env;
   const ScratchDir dir;
   const std::string a = dir.write("a", simple_kubeconfig("https://a.example"));

@@ -50,7 +50,7 @@ TEST_CASE("a failed or empty re-read keeps the last good token") {
   CHECK(ts.token(t0 + seconds(30)) == "rotated");
 }
 
-TEST_CASE("the file's token takes over from the static one; the static one covers an unreadable file") {
+TEST_CASE("the file's token takes over from the static one - the static one covers an unreadable file") {
   const ScratchDir dir;
   TokenSource missing("static", dir.path("never-written"), seconds(5));
   CHECK(missing.token(t0) == "static");

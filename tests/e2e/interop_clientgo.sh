@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Interop on the real control plane: one client-go elector (bench/peers/clientgo, client-go's
+# tools/leaderelection with ReleaseOnCancel) and one of ours contend for one Lease.
+# Checks, printing each:
+#   - they never both lead: both sides' own view is sampled every ~100 ms (ours: /leader
+#     isLeader; client-go: its started/stopped leading log), and every holder in the Lease watch
+#     is one of the two (or "" after a release);
+#   - SIGTERM ours -> client-go takes the Lease; restart ours, SIGTERM client-go -> ours takes it;
+#   - the Lease as written by ours has the same spec field set as client-go's, MicroTimes with
+#     6 fractional digits, the configured leaseDurationSeconds, a release record like
+#     client-go's (holder "", leaseDurationSeconds 1), and leaseTransitions +1 per new holder.
+# Needs KLE_CLUSTER_DIR and BUILD_DIR (tests/run-integration.sh sets both). Fails loudly if
+# the client-go peer cannot be built.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BE_LEASE_S=6 BE_DEADLINE_S=4 BE_RETRY_S=1 BE_REQ_TIMEOUT_S=2
+. bench/lib/electors.sh
+command -v jq >/dev/null || be_die "jq is required"
+be_need_ours
+be_need_clientgo
+echo "client-go peer: $BE_CG_BIN ($(be_version_clientgo)); ours: $BE_OURS_BIN"
+
+LEASE=interop-lease
+OURS=kle-interop-ours CG=kle-interop-clientgo
+W="$BE_RUN/watch.log" S="$BE_RUN/samples.log"
+SAMPLER_PID=
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$BE_RUN"/*.log; do echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; done
+  exit 1
+}
+cleanup() {
+  [ -n "$SAMPLER_PID" ] && { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; }
+  be_stop_all; be_watch_stop
+  kadm delete lease "$LEASE" --ignore-not-found >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+spec() { kadm get lease "$LEASE" -o json | jq -c '.spec'; }
+keys() { jq -c 'keys' <<<"$1"; }
+
+kadm delete lease "$LEASE" --ignore-not-found >/dev/null
+be_watch_start "$LEASE" "$W"
+
+# Both sides' view, sampled: client-go before and after ours, so an overlap is only reported
+# when client-go led across the instant ours said it led.
+sampler() {
+  local a b c
+  while :; do
+    a=$(be_is_leader "$CG"); b=$(be_is_leader "$OURS"); c=$(be_is_leader "$CG")
+    echo "$(be_now_ms) $b $a $c"
+    sleep 0.1
+  done
+}
+
+# 1. Ours first, so it creates the Lease; then client-go joins as a follower.
+be_start ours "$OURS" "$LEASE"
+t=$(be_wait_holder "$W" "$OURS" 0 30) || fail "ours did not acquire a fresh lease within 30s"
+echo "ok: ours acquired the fresh lease after $((t - BE_T0[$OURS])) ms"
+be_start clientgo "$CG" "$LEASE"
+sampler >"$S" & SAMPLER_PID=$!
+# Let ours renew a few times so its renewal records are in the watch.
+sleep $((BE_RETRY_S * 4))
+grep -q " $CG new leader $OURS\$" "$BE_RUN/$CG.log" || fail "client-go does not see ours as leader"
+echo "ok: client-go follows ours ('new leader $OURS')"
+ours_spec=$(spec)
+echo "lease as written by ours (renewing): $ours_spec"
+[ "$(jq -r .holderIdentity <<<"$ours_spec")" = "$OURS" ] || fail "holder is not ours"
+
+# 2. SIGTERM ours -> client-go takes over.
+t0=$(be_now_ms)
+be_stop "$OURS" TERM
+ours_release=$(awk -F'|' -v a="$t0" '$1 >= a && $3 == "" {print; exit}' "$W")
+t=$(be_wait_holder "$W" "$CG" "$t0" $((BE_LEASE_S * 3))) || fail "client-go did not take over within $((BE_LEASE_S * 3))s of SIGTERM to ours"
+echo "ok: SIGTERM ours -> client-go holds the lease after $((t - t0)) ms"
+[ -n "$ours_release" ] || fail "ours did not write a release (holder \"\") before client-go took over"
+grep -q " $CG started leading\$" "$BE_RUN/$CG.log" || fail "client-go holds the lease but did not log 'started leading'"
+sleep $((BE_RETRY_S * 4))
+cg_spec=$(spec)
+echo "lease as written by client-go (renewing): $cg_spec"
+
+# 3. Restart ours as a follower, then SIGTERM client-go -> ours takes over.
+be_start ours "$OURS" "$LEASE"
+sees_cg() { [ "$(be_seen_holder "$OURS")" = "$CG" ]; }
+for _ in $(seq 1 100); do sees_cg && break; sleep 0.1; done
+sees_cg || fail "restarted ours does not see client-go as holder (sees '$(be_seen_holder "$OURS")')"
+[ "$(be_is_leader "$OURS")" = false ] || fail "restarted ours claims leadership while client-go holds the lease"
+echo "ok: restarted ours follows client-go"
+sleep 1
+t0=$(be_now_ms)
+be_stop "$CG" TERM
+cg_release=$(awk -F'|' -v a="$t0" '$1 >= a && $3 == "" {print; exit}' "$W")
+t=$(be_wait_holder "$W" "$OURS" "$t0" $((BE_LEASE_S * 3))) || fail "ours did not take over within $((BE_LEASE_S * 3))s of SIGTERM to client-go"
+echo "ok: SIGTERM client-go -> ours holds the lease after $((t - t0)) ms"
+[ -n "$cg_release" ] || fail "client-go did not write a release before ours took over"
+for _ in $(seq 1 20); do [ "$(be_is_leader "$OURS")" = true ] && break; sleep 0.1; done
+[ "$(be_is_leader "$OURS")" = true ] || fail "ours holds the lease but /leader says isLeader=$(be_is_leader "$OURS")"
+sleep $((BE_RETRY_S * 4))
+ours_spec2=$(spec)
+echo "lease as written by ours after takeover: $ours_spec2"
+kill "$SAMPLER_PID"; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=
+be_stop "$OURS" TERM
+sleep 0.5
+be_watch_stop
+
+# --- Never both lead.
+n=$(wc -l <"$S")
+both=$(awk '$2 == "true" && $3 == "true" && $4 == "true"' "$S" | wc -l)
+[ "$n" -ge 50 ] || fail "only $n samples taken"
+[ "$both" -eq 0 ] || fail "$both of $n samples saw both lead: $(awk '$2=="true"&&$3=="true"&&$4=="true"' "$S" | head -3)"
+echo "ok: never both leaders in $n samples of both views (ours led in $(awk '$2=="true"' "$S" | wc -l), client-go in $(awk '$3=="true"' "$S" | wc -l))"
+bad=$(awk -F'|' -v a="$OURS" -v b="$CG" '$3 != a && $3 != b && $3 != ""' "$W" | wc -l)
+[ "$bad" -eq 0 ] || fail "the lease had $bad events with an unexpected holder"
+echo "ok: $(wc -l <"$W") lease watch events, every holder is ours, client-go or \"\""
+
+# --- Same field set and formats.
+[ "$(keys "$ours_spec")" = "$(keys "$cg_spec")" ] || fail "field sets differ: ours $(keys "$ours_spec") vs client-go $(keys "$cg_spec")"
+[ "$(keys "$ours_spec2")" = "$(keys "$cg_spec")" ] || fail "field sets differ after takeover: ours $(keys "$ours_spec2") vs client-go $(keys "$cg_spec")"
+echo "ok: same spec fields as client-go: $(keys "$cg_spec")"
+re='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
+for s in "$ours_spec" "$ours_spec2" "$cg_spec"; do
+  for f in acquireTime renewTime; do
+    v=$(jq -r ".$f" <<<"$s"); [[ "$v" =~ $re ]] || fail "$f '$v' is not a MicroTime with 6 fractional digits"
+  done
+  [ "$(jq -r '.leaseDurationSeconds' <<<"$s")" = "$BE_LEASE_S" ] || fail "leaseDurationSeconds $(jq .leaseDurationSeconds <<<"$s") != $BE_LEASE_S in $s"
+  [[ "$(jq -r '.leaseTransitions' <<<"$s")" =~ ^[0-9]+$ ]] || fail "leaseTransitions missing or not an integer in $s"
+done
+echo "ok: acquireTime/renewTime are RFC 3339 UTC with 6 fractional digits; leaseDurationSeconds=$BE_LEASE_S; leaseTransitions an integer"
+# The apiserver re-serializes MicroTime, so 6 digits on read only prove the value parsed. What
+# ours sent shows in the precision: microseconds from ours end in 000 only by chance.
+awk -F'|' -v a="$OURS" '$3 == a {print $6; print $7}' "$W" | sort -u >"$BE_RUN/ours-times"
+awk -F'|' -v a="$CG" '$3 == a {print $6; print $7}' "$W" | sort -u >"$BE_RUN/cg-times"
+ours_ms=$(grep -c '000Z$' "$BE_RUN/ours-times" || true) ours_n=$(wc -l <"$BE_RUN/ours-times")
+cg_ms=$(grep -c '000Z$' "$BE_RUN/cg-times" || true) cg_n=$(wc -l <"$BE_RUN/cg-times")
+echo "info: timestamps ending in 000 (millisecond precision): ours $ours_ms of $ours_n, client-go $cg_ms of $cg_n"
+[ "$ours_n" -ge 3 ] && [ "$ours_ms" -gt $((ours_n / 2)) ] &&
+  fail "ours writes MicroTimes with millisecond precision ($ours_ms of $ours_n end in 000; client-go: $cg_ms of $cg_n): $(tr '\n' ' ' <"$BE_RUN/ours-times")"
+echo "ok: ours writes microsecond precision, like client-go"
+
+# Release records: ours and client-go both write holder "" and leaseDurationSeconds 1.
+for r in "ours:$ours_release" "client-go:$cg_release"; do
+  IFS='|' read -r _ _ h _ d _ <<<"${r#*:}"
+  [ -z "$h" ] && [ "$d" = 1 ] || fail "${r%%:*} release record is not holder \"\" + leaseDurationSeconds 1: ${r#*:}"
+done
+echo "ok: both release with holder \"\" and leaseDurationSeconds 1"
+
+# --- leaseTransitions: +1 whenever a new non-empty holder differs from the previous holder,
+# unchanged otherwise (renewals and releases).
+awk -F'|' '
+  NR == 1 { ph = $3; pt = $4; next }
+  { d = $4 - pt
+    want = ($3 != "" && $3 != ph) ? 1 : 0
+    if (d != want) { printf "bad transition: %s -> %s, leaseTransitions %s -> %s (want +%d)\n", ph, $3, pt, $4, want; bad = 1 }
+    if ($3 != ph && $3 != "") changes++
+    ph = $3; pt = $4 }
+  END { printf "changes=%d last=%s\n", changes, pt; exit bad }' "$W" >"$BE_RUN/transitions" ||
+  fail "$(cat "$BE_RUN/transitions")"
+echo "ok: leaseTransitions +1 per new holder ($(cat "$BE_RUN/transitions")); first holder (creation) starts at $(head -n 1 "$W" | cut -d'|' -f4)"
+echo "PASS: interop with client-go $(be_version_clientgo)"
