@@ -29,6 +29,10 @@ for i in 0 1; do
   promtool check metrics <"$KLE_RUN_DIR/metrics-$i.txt" || fail "promtool check metrics rejected replica $i's exposition"
 done
 echo "ok: promtool check metrics accepts both replicas' /metrics"
+# The dashboard and alert rules may only use names this live binary really exports.
+tests/chart/test_metric_names.sh "$KLE_RUN_DIR/metrics-0.txt" >"$KLE_RUN_DIR/metric-names.txt" 2>&1 ||
+  { cat "$KLE_RUN_DIR/metric-names.txt" >&2; fail "dashboard/alerts use names the live /metrics lacks"; }
+echo "ok: every metric the dashboard and alerts use is in the live /metrics ($(tail -n 1 "$KLE_RUN_DIR/metric-names.txt"))"
 
 port=$(free_port)
 cat >"$KLE_RUN_DIR/prometheus.yml" <<YAML
