@@ -11,6 +11,5 @@ endif()
 # Boost.Asio/Beast are header-only here; this target carries their settings once.
 add_library(kle_asio INTERFACE)
 target_link_libraries(kle_asio INTERFACE Boost::headers Threads::Threads)
-target_compile_definitions(kle_asio INTERFACE
-  BOOST_ASIO_NO_DEPRECATED
-  BOOST_BEAST_USE_STD_STRING_VIEW)
+# Beast uses std::string_view by default under C++17+; only the deprecated APIs are kept out.
+target_compile_definitions(kle_asio INTERFACE BOOST_ASIO_NO_DEPRECATED)
