@@ -66,11 +66,19 @@ def step_down_checks(run, leader, t0, what):
     t = run.t
     deadline = t0 + t.renew_deadline_ms + STEP_DOWN_SLACK_MS + 2000
     seen = None
+    # /healthz must stay 200 while the apiserver is unreachable: a leader inside its renew
+    # deadline is healthy, and once it steps down it is a healthy follower. Failing here would
+    # make the kubelet restart every replica during an apiserver outage.
+    health = set()
     while now_ms() < deadline:
+        health.add(leader.healthz())
         if not leader.is_leader():
             seen = now_ms()
             break
         time.sleep(0.05)
+    health.add(leader.healthz())
+    run.ok(health == {200}, "%s /healthz answered %s throughout (200 only: it stepped down in time, "
+           "so it is never a wedged leader)" % (leader.proc, sorted(health, key=str)))
     lost = first_after(leader.msg_times("leadership lost"), t0)
     run.ok(lost is not None, "%s logged \"leadership lost\" after %s" % (leader.proc, what))
     run.ok(lost - t0 <= t.renew_deadline_ms + STEP_DOWN_SLACK_MS,

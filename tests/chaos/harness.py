@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -422,6 +423,18 @@ class Elector:
     def is_leader(self):
         i = self.leader_info()
         return bool(i and i.get("isLeader"))
+
+    def healthz(self):
+        """The HTTP status of /healthz, or None when it does not answer."""
+        if not self.alive() or not self.port:
+            return None
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=1) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except Exception:
+            return None
 
     def term(self, wait_s=15):
         self.p.send_signal(signal.SIGTERM)
