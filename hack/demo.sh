@@ -48,7 +48,9 @@ wait_until 60 moved || { echo "no failover" >&2; exit 1; }
 t1=$(now_ms)
 wait_until 30 one_leader_labelled || { echo "label did not move" >&2; exit 1; }
 t2=$(now_ms)
-echo "new leader $(kle_holder): lease taken $((t1 - t0)) ms after the kill (lease duration ${KLE_LEASE_DURATION:-6s}); label moved, stale label cleared after $((t2 - t0)) ms"
+echo "new leader $(kle_holder): lease taken $((t1 - t0)) ms after the kill; label moved, stale label cleared after $((t2 - t0)) ms"
+echo "(followers count the ${KLE_LEASE_DURATION:-6s} lease from the last renewal they saw, on their own monotonic clock,"
+echo " so the takeover lands up to one retry period before 'kill time + lease duration')"
 run K get pods -L leader-elector/leader
 echo "leader Service endpoints: $(kle_endpoint_ips || true)"
 
