@@ -23,7 +23,9 @@ declare -gA BE_PID=() BE_KIND=() BE_PORT=() BE_T0=()
 be_die() { echo "FAIL: $*" >&2; exit 1; }
 be_now_ms() { local t=$EPOCHREALTIME; echo $(( ${t/./} / 1000 )); }
 kadm() { "$KLE_KUBECTL" --kubeconfig "$KLE_ADMIN_KUBECONFIG" -n "$BE_NS" "$@"; }
-be_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=../../tests/lib/ports.sh
+. "$BE_REPO/tests/lib/ports.sh"
+be_free_port() { kle_free_ports 1 || be_die "no free TCP port"; }
 
 # The peers are built (client-go) or installed (node) on demand; failing that is fatal.
 be_need_ours() { [ -x "$BE_OURS_BIN" ] || be_die "our leader-elector is missing at $BE_OURS_BIN (build it first)"; }

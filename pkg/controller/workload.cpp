@@ -27,7 +27,10 @@ int shell_status(int wstatus) {
 
 Workload::Workload(const asio::any_io_executor& ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
                    log::Logger log)
-    : ex_(ex), argv_(std::move(argv)), grace_(grace), log_(std::move(log)), sigchld_(ex, SIGCHLD), exited_(ex) {
+    : ex_(ex), argv_(std::move(argv)), grace_(grace), log_(std::move(log)),
+      sigchld_(ex, SIGCHLD),
+      grace_timer_(ex),
+      exited_(ex, asio::steady_timer::time_point::max()) {
   asio::co_spawn(ex_, reap_loop(), asio::detached);
 }
 
@@ -38,7 +41,16 @@ Workload::~Workload() {
 }
 
 bool Workload::start() {
-  if (pid_ > 0 || argv_.empty()) return pid_ > 0;
+  if (argv_.empty()) return false;
+  if (pid_ <= 0) return spawn();
+  if (stopping_ && !restart_pending_) {
+    restart_pending_ = true;
+    log_.info("workload is still stopping; it starts again once it has exited", {{"pid", pid_}});
+  }
+  return true;
+}
+
+bool Workload::spawn() {
   std::vector<char*> args;
   for (std::string& a : argv_) args.push_back(a.data());
   args.push_back(nullptr);
@@ -46,6 +58,9 @@ bool Workload::start() {
   const int rc = ::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
   if (rc != 0) {
     log_.error("workload could not be started", {{"command", argv_[0]}, {"error", std::strerror(rc)}});
+    // A leader that cannot run its workload must not sit on the lease: report it like a
+    // shell reports a command it cannot run (127), so the controller exits and releases.
+    if (on_unexpected_exit_) on_unexpected_exit_(127);
     return false;
   }
   pid_ = pid;
@@ -59,17 +74,31 @@ void Workload::forward(int signo) const {
 }
 
 asio::awaitable<void> Workload::stop() {
+  restart_pending_ = false;
   if (pid_ <= 0) co_return;
+  const int child = pid_;
+  if (stopping_) {  // another stop() owns the escalation; don't restart (and so cut) its grace
+    co_await wait_exit(child);
+    co_return;
+  }
   stopping_ = true;
-  log_.info("stopping workload", {{"pid", pid_}, {"grace_ms", grace_.count()}});
-  ::kill(pid_, SIGTERM);
-  exited_.expires_after(grace_);
+  log_.info("stopping workload", {{"pid", child}, {"grace_ms", grace_.count()}});
+  ::kill(child, SIGTERM);
+  grace_timer_.expires_after(grace_);
   boost::system::error_code ec;
-  co_await exited_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  if (pid_ > 0) {
-    log_.warn("workload ignored SIGTERM; killing it", {{"pid", pid_}});
-    ::kill(pid_, SIGKILL);
-    exited_.expires_at(asio::steady_timer::time_point::max());
+  co_await grace_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (pid_ == child) {
+    log_.warn("workload ignored SIGTERM; killing it", {{"pid", child}});
+    ::kill(child, SIGKILL);
+    co_await wait_exit(child);
+  }
+}
+
+// Compares PIDs, not "is anything running": a pending restart may already have spawned the
+// next child by the time this waiter resumes.
+asio::awaitable<void> Workload::wait_exit(int pid) {
+  while (pid_ == pid) {
+    boost::system::error_code ec;
     co_await exited_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
@@ -84,8 +113,15 @@ void Workload::reap() {
     log_.info("workload exited", {{"pid", pid_}, {"status", status}});
     pid_ = -1;
     last_status_ = status;
+    grace_timer_.cancel();
     exited_.cancel();
-    if (!stopping_ && on_unexpected_exit_) on_unexpected_exit_(status);
+    if (restart_pending_) {
+      restart_pending_ = false;
+      log_.info("restarting workload: leadership was regained while it stopped", {});
+      spawn();
+    } else if (!stopping_ && on_unexpected_exit_) {
+      on_unexpected_exit_(status);
+    }
   }
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // `leader-elector -- CMD ARGS`: CMD runs only while this process leads. It is started on
 // acquisition, stopped (SIGTERM, then SIGKILL after a grace period) on loss, and started
-// again on re-acquisition. Children are reaped on SIGCHLD through Asio, on the one thread.
+// again on re-acquisition, even one that comes while the old CMD is still inside its grace
+// period: it starts again as soon as the old one has exited, so two never run at once.
+// Children are reaped on SIGCHLD through Asio, on the one thread.
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -26,12 +28,14 @@ class Workload {
   Workload& operator=(const Workload&) = delete;
 
   // Called when CMD exits on its own (not because stop() asked), with a shell-style
-  // status: the exit code, or 128 + signal.
+  // status: the exit code, or 128 + signal; 127 when it cannot be spawned at all.
   void on_unexpected_exit(std::function<void(int status)> handler) { on_unexpected_exit_ = std::move(handler); }
 
-  // Starts CMD unless it runs. False (logged) when it cannot be spawned.
+  // Starts CMD unless it runs. If it is being stopped, it is started again once it has
+  // exited. False (logged) when it cannot be spawned.
   bool start();
-  // SIGTERM, SIGKILL after the grace period; completes once the child is reaped.
+  // SIGTERM, SIGKILL after the grace period; completes once the child is reaped. Cancels a
+  // pending restart. A second stop() while one is in progress only waits for the same exit.
   boost::asio::awaitable<void> stop();
   // Forwards a signal to a running child.
   void forward(int signo) const;
@@ -41,16 +45,20 @@ class Workload {
 
  private:
   boost::asio::awaitable<void> reap_loop();
+  boost::asio::awaitable<void> wait_exit(int pid);
   void reap();
+  bool spawn();
 
   boost::asio::any_io_executor ex_;
   std::vector<std::string> argv_;
   std::chrono::milliseconds grace_;
   log::Logger log_;
   boost::asio::signal_set sigchld_;
-  boost::asio::steady_timer exited_;  // cancelled whenever a child is reaped: wakes stop()
+  boost::asio::steady_timer grace_timer_;  // the SIGTERM-to-SIGKILL wait; cut short by an exit
+  boost::asio::steady_timer exited_;      // never expires; cancelled on every reap to wake waiters
   int pid_ = -1;
   bool stopping_ = false;
+  bool restart_pending_ = false;  // leadership came back while the old child was stopping
   std::optional<int> last_status_;
   std::function<void(int)> on_unexpected_exit_;
 };

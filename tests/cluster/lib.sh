@@ -6,6 +6,8 @@
 KLE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../../hack/controlplane/lib.sh
 . "$KLE_REPO/hack/controlplane/lib.sh"
+# shellcheck source=../lib/ports.sh
+. "$KLE_REPO/tests/lib/ports.sh"
 KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-cluster-$(id -un)}"
 export KLE_CLUSTER_DIR
 
@@ -46,20 +48,10 @@ cl_stop_all() {
   done
 }
 
-# Prints N distinct TCP ports nobody listens on. Callers hold the port lock (see `up`) until
-# their processes have bound, so two concurrent `up`s cannot pick the same ones.
-cl_free_ports() {
-  local want="$1" used picked="" p n=0
-  used="$(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u)"
-  for _ in $(seq 1 500); do
-    p=$((20000 + RANDOM % 30000))
-    if ! grep -qx "$p" <<<"$used$picked"; then
-      picked+=$'\n'"$p"; n=$((n + 1))
-      [ "$n" -lt "$want" ] || { echo $picked; return 0; }
-    fi
-  done
-  cl_die "no $want free TCP ports found"
-}
+# Prints N distinct free TCP ports (see tests/lib/ports.sh for why they avoid the ephemeral
+# range). Callers hold the port lock (see `up`) until their processes have bound, so two
+# concurrent `up`s cannot pick the same ones.
+cl_free_ports() { kle_free_ports "$1" || cl_die "no $1 free TCP ports found"; }
 
 # kubeconfig <file> <user> then either cert+key or a token.
 cl_write_kubeconfig() {

@@ -21,9 +21,9 @@ kadmin() { "$KLE_KUBECTL" --kubeconfig "$KLE_ADMIN_KUBECONFIG" -n "$KLE_NAMESPAC
 
 now_ms() { date +%s%3N; }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=../../lib/ports.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/lib/ports.sh"
+free_port() { kle_free_ports 1; }
 
 # Pod objects named $KLE_APP-0..N-1 (kwok, when running, makes them Running with an IP),
 # and a leader Service selecting app + leader label, as the chart does.
