@@ -19,7 +19,7 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
   const Clock::duration first_backoff = std::max<Clock::duration>(timings.retry_period / 4, milliseconds(100));
   const Clock::duration max_backoff = timings.lease_duration;
   Clock::duration backoff = first_backoff;
-  bool relisted = false;  // a 410 right after a re-list backs off instead of spinning
+  bool from_now = false;  // a 410 even on a watch from now backs off instead of spinning
   const std::weak_ptr<Impl> weak = self;
   while (!stopping) {
     const auto began = clock->now();
@@ -34,29 +34,23 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
     wake();  // run() falls back to polling while the watch is down
     if (r && clock->now() - began >= timings.retry_period) {
       backoff = first_backoff;  // a stream that ran a while and ended: the server's timeout
-      relisted = false;
+      from_now = false;
       continue;
     }
     const bool gone = !r && r.error().is(api::ErrorKind::gone);
-    if (gone && !relisted) {
-      log.info("watch resourceVersion too old; re-reading the lease", {{"resource_version", watch_rv}});
-      auto g = co_await lock->get();
-      if (g || g.error().is(api::ErrorKind::not_found)) {
-        if (g) {
-          observe(g.value());
-        } else {
-          if (exists) observe_deleted("");
-          watch_rv.clear();
-        }
-        wake();
-        relisted = true;
-        continue;
-      }
-      log.warn("re-reading the lease after 410 Gone failed", {{"error", g.error().describe()}});
-    } else if (!r) {
-      log.warn("lease watch failed", {{"error", r.error().describe()}});
+    if (gone && !from_now) {
+      // Not a GET and a watch from the version it returns: that is the Lease's own last
+      // write, which a restarted apiserver's watch cache (or a compaction while other
+      // objects changed) no longer has either, so an idle lease would 410 forever. A watch
+      // without a resourceVersion starts from now and opens with the current state (ADDED).
+      log.info("watch resourceVersion too old; watching again from the current state",
+               {{"resource_version", watch_rv}});
+      watch_rv.clear();
+      from_now = true;
+      continue;
     }
-    relisted = false;
+    if (!r) log.warn("lease watch failed", {{"error", r.error().describe()}});
+    from_now = false;
     co_await sleep_on(watch_timer, clock->now() + jittered(backoff));
     backoff = std::min(backoff * 2, max_backoff);
   }

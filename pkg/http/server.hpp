@@ -28,8 +28,8 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{10'000};
   // Connections beyond this are accepted and closed at once, so the backlog never fills.
   std::size_t max_connections = 32;
-  std::uint32_t max_header_bytes = 8 * 1024;  // 431 beyond this
-  std::uint64_t max_body_bytes = 4 * 1024;    // GET/HEAD carry none; 413 beyond this
+  std::uint32_t max_header_bytes = 8U * 1024U;  // 431 beyond this
+  std::uint64_t max_body_bytes = 4UL * 1024UL;  // GET/HEAD carry none; 413 beyond this
 };
 
 class Server {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "api/result.hpp"
 
@@ -57,7 +58,7 @@ std::string in_cluster_namespace(const InClusterPaths& paths = {});
 class TokenSource {
  public:
   using Clock = std::chrono::steady_clock;
-  explicit TokenSource(std::string static_token, std::string token_file = {},
+  explicit TokenSource(std::string_view static_token, std::string token_file = {},
                        std::chrono::seconds refresh = std::chrono::seconds(60));
   // `now` is injectable for tests.
   const std::string& token(Clock::time_point now = Clock::now());

@@ -3,7 +3,7 @@
 
 namespace kle::kube {
 
-TokenSource::TokenSource(std::string static_token, std::string token_file, std::chrono::seconds refresh)
+TokenSource::TokenSource(std::string_view static_token, std::string token_file, std::chrono::seconds refresh)
     : token_(detail::trim(static_token)), file_(std::move(token_file)), refresh_(refresh) {}
 
 const std::string& TokenSource::token(Clock::time_point now) {

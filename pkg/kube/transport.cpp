@@ -263,7 +263,7 @@ struct Transport::Impl {
   // Reads the rest of a buffer_body response into `sink`, with an idle deadline per read.
   net::awaitable<Result<void>> read_body(Connection& c, http::response_parser<http::buffer_body>& p,
                                          std::chrono::milliseconds idle_timeout, const BodySink& sink) {
-    std::array<char, 16 * 1024> buf{};
+    std::array<char, std::size_t{16} * 1024> buf{};
     while (!p.is_done()) {
       p.get().body().data = buf.data();
       p.get().body().size = buf.size();

@@ -25,27 +25,59 @@ cl_live_pid() {
   echo "$pid"
 }
 
-# Stops every component we started, newest first (so etcd goes last), by PID: TERM, up to
-# 10 s grace, then KILL. Idempotent: missing or dead PIDs are fine.
-cl_stop_all() {
-  local names=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd) n pid i
-  for n in "${names[@]}"; do
-    if pid="$(cl_live_pid "$n")"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do
-        [ -d "/proc/$pid" ] || break
-        # A zombie (our own child, not reaped yet) is already dead.
-        grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break
-        sleep 0.1
-      done
-      if [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
-        cl_log "$n (pid $pid) ignored SIGTERM for 10s: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-      cl_log "stopped $n (pid $pid)"
+# cl_stop <name> [signal]: stops one component by PID: the signal (TERM by default), up to
+# 10 s grace, then KILL. Fine if it is not running.
+cl_stop() {
+  local n="$1" sig="${2:-TERM}" pid i
+  if pid="$(cl_live_pid "$n")"; then
+    kill -"$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do
+      [ -d "/proc/$pid" ] || break
+      # A zombie (our own child, not reaped yet) is already dead.
+      grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break
+      sleep 0.1
+    done
+    if [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+      cl_log "$n (pid $pid) still running 10s after SIG$sig: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
     fi
-    rm -f "$KLE_CLUSTER_DIR/pids/$n.pid"
+    cl_log "stopped $n (pid $pid, SIG$sig)"
+  fi
+  rm -f "$KLE_CLUSTER_DIR/pids/$n.pid"
+}
+
+# Stops every component we started, newest first (so etcd goes last). Idempotent.
+cl_stop_all() {
+  local n
+  for n in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do cl_stop "$n"; done
+}
+
+# cl_start <name> <binary> args...: detached from our stdin/stdout so callers (make, ctest) do not
+# wait on it; the PID goes to pids/<name>.pid for `down`. The log is appended to, so a
+# restarted component keeps what it printed before.
+cl_start() {
+  local name="$1"; shift
+  nohup "$@" </dev/null >>"$KLE_CLUSTER_DIR/logs/$name.log" 2>&1 9>&- &
+  echo $! >"$KLE_CLUSTER_DIR/pids/$name.pid"
+  cl_log "started $name (pid $!), log $KLE_CLUSTER_DIR/logs/$name.log"
+}
+
+# cl_wait_ok <name> <url> curl-args...: polls until the URL answers 2xx; fails fast if the
+# process died, and shows the end of its log either way.
+cl_wait_ok() {
+  local name="$1" url="$2" deadline=$((SECONDS + ${KLE_CLUSTER_READY_TIMEOUT:-120})); shift 2
+  until curl -fsS -o /dev/null --max-time 2 "$@" "$url" 2>/dev/null; do
+    if ! cl_live_pid "$name" >/dev/null; then
+      tail -n 30 "$KLE_CLUSTER_DIR/logs/$name.log" >&2 || true
+      cl_die "$name exited during start-up (log above)"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 30 "$KLE_CLUSTER_DIR/logs/$name.log" >&2 || true
+      cl_die "$name not healthy at $url after ${KLE_CLUSTER_READY_TIMEOUT:-120}s"
+    fi
+    sleep 0.2
   done
+  cl_log "$name healthy ($url)"
 }
 
 # Prints N distinct free TCP ports (see tests/lib/ports.sh for why they avoid the ephemeral

@@ -123,6 +123,10 @@ class FakeLeaseStore {
   }
   // Every watch from a resourceVersion older than the current one answers 410 Gone.
   void compact() { compacted_ = revision_; }
+  // As a real apiserver after a restart, or after a compaction while other objects changed:
+  // the watch window starts after the Lease's own last write, so a watch from any version
+  // seen so far (even the one a fresh GET returns) answers 410; only a watch from now works.
+  void compact_past_lease() { compacted_ = ++revision_; }
   // Ends the streams of one client (or all with nullptr), with an error or cleanly.
   void end_watches(const FakeClient* client, std::optional<api::Error> error) {
     for (auto* w : watchers_) {

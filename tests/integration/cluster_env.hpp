@@ -57,6 +57,21 @@ inline const ClusterEnv& cluster_env() {
   return env;
 }
 
+// Kills the cluster's kube-apiserver and starts it again (tests/cluster/restart-apiserver);
+// returns once /readyz answers. Blocks the calling thread for the 2-3 s that takes: call it
+// from a helper thread when an io_context must keep running meanwhile. Every resourceVersion
+// read before it is too old to resume a watch from afterwards (410 Gone).
+// restart_apiserver_status() is the thread-safe half (no Catch2 macros): it returns the
+// script's wait status, 0 on success.
+inline int restart_apiserver_status() {
+  const std::string cmd = std::string("'") + KLE_SOURCE_DIR + "/tests/cluster/restart-apiserver' >&2";
+  return std::system(cmd.c_str());  // NOLINT(cert-env33-c): a fixed test script
+}
+inline void restart_apiserver() {
+  const int rc = restart_apiserver_status();
+  if (rc != 0) FAIL("tests/cluster/restart-apiserver failed (status " << rc << ")");
+}
+
 // Runs a coroutine to completion on `io`; its exceptions (failed REQUIREs) reach the test.
 template <class Body>
 void run_on(boost::asio::io_context& io, Body body) {

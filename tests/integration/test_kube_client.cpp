@@ -1,5 +1,6 @@
 // kube::Client against the real kube-apiserver from tests/cluster/up: Lease CRUD, conflicts,
-// watch and resume, 410 for a too-old resourceVersion, Pod labels, and RBAC denials.
+// watch and resume, 410 for a too-old resourceVersion (after an apiserver restart), Pod
+// labels, and RBAC denials.
 // (GCC 12 miscompiles braced temporaries inside co_await: arguments are named variables.)
 #include <catch2/catch.hpp>
 
@@ -12,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <nlohmann/json.hpp>
@@ -146,12 +149,76 @@ TEST_CASE("integration: watch a lease, then resume from a resourceVersion", "[in
   });
 }
 
-// No integration test for 410 Gone: it cannot be provoked reliably here. On a fresh
-// apiserver the watch cache holds every event since start-up, so even resourceVersion "1"
-// is replayed (tried), and compacting etcd does not shrink the cache. Only after the cache
-// window has moved on (seen on a 40-minute-old cluster: "too old resource version: 316
-// (543)", decoded as ErrorKind::gone by this client) does the server answer 410. The path
-// is covered by the unit test "watch: an ERROR event with code 410 is gone".
+// A young apiserver's watch cache holds every event since it started, so even
+// resourceVersion "1" is replayed; a restart starts the cache afresh, as an upgrade or a
+// crash does in production, and resuming a watch from before it must come back as Gone.
+TEST_CASE("integration: after an apiserver restart, a watch from an older resourceVersion is 410 Gone",
+          "[integration][watch]") {
+  const auto& env = cluster_env();
+  net::io_context io;
+  Client client(io.get_executor(), env.admin);
+  kle::kube::ClientOptions watch_opts;
+  watch_opts.watch_timeout = std::chrono::seconds(5);
+  Client watcher(io.get_executor(), env.admin, watch_opts);
+  const std::string name = unique_name("kle-it-gone");
+  std::string before;
+  run_on(io, [&]() -> net::awaitable<void> {
+    auto created = co_await client.create_lease(new_lease(env.namespace_, name, "a"));
+    REQUIRE(created.ok());
+    before = created->resource_version;
+  });
+  kle::integration::restart_apiserver();
+  run_on(io, [&]() -> net::awaitable<void> {
+    std::vector<LeaseWatchEvent> events;
+    std::function<void(const LeaseWatchEvent&)> collect = [&](const LeaseWatchEvent& e) {
+      if (e.type != LeaseWatchEvent::Type::bookmark) events.push_back(e);
+    };
+    auto stale = co_await watcher.watch_lease(env.namespace_, name, before, collect);
+    REQUIRE_FALSE(stale.ok());
+    CHECK(stale.error().kind == ErrorKind::gone);
+    CHECK(stale.error().http_status == 410);
+    CHECK_THAT(stale.error().message, Catch::Contains("too old resource version"));
+    CHECK(events.empty());
+
+    // A GET would not help: it returns the Lease's own last version, from before the
+    // restart, which is just as gone. What works is what the elector does: watch without a
+    // resourceVersion, which opens with the current state (ADDED) and then follows.
+    auto still_gone = co_await client.get_lease(env.namespace_, name);  // over a broken pooled connection
+    REQUIRE(still_gone.ok());
+    auto again = co_await watcher.watch_lease(env.namespace_, name, still_gone->resource_version, collect);
+    REQUIRE_FALSE(again.ok());
+    CHECK(again.error().kind == ErrorKind::gone);
+
+    std::string updated_rv;
+    Lease change;
+    std::function<void(const LeaseWatchEvent&)> follow = [&](const LeaseWatchEvent& e) {
+      if (e.type == LeaseWatchEvent::Type::bookmark) return;
+      events.push_back(e);
+      if (events.size() == 1) {  // the current state is in: now change it
+        change = e.lease;
+        change.spec.holder_identity = "after-restart";
+        net::co_spawn(io, [&]() -> net::awaitable<void> {
+          auto r = co_await client.update_lease(change);
+          if (r.ok()) updated_rv = r->resource_version;
+        }, net::detached);
+      } else {
+        net::post(io, [&] { watcher.close(); });
+      }
+    };
+    std::string from_now;
+    auto resumed = co_await watcher.watch_lease(env.namespace_, name, from_now, follow);
+    CHECK((resumed.ok() || resumed.error().kind == ErrorKind::cancelled));
+    REQUIRE(events.size() == 2);
+    CHECK(events[0].type == LeaseWatchEvent::Type::added);
+    CHECK(events[0].lease.spec.holder_identity == "a");
+    CHECK(events[1].type == LeaseWatchEvent::Type::modified);
+    CHECK(events[1].lease.spec.holder_identity == "after-restart");
+    CHECK(events[1].lease.resource_version == updated_rv);
+
+    auto deleted = co_await client.delete_lease(env.namespace_, name);
+    CHECK(deleted.ok());
+  });
+}
 
 TEST_CASE("integration: pod labels are merge-patched and listed by selector", "[integration][pod]") {
   const auto& env = cluster_env();
