@@ -145,6 +145,18 @@ struct Group {
   void start_all() {
     for (auto& n : nodes) net::co_spawn(io, n->elector->start(), net::detached);
   }
+  // Stops `old` (the leader) and returns how long until another elector led instead, with
+  // never two leaders meanwhile; returns once stop() has finished.
+  std::chrono::milliseconds hand_over(Node* old) {
+    bool stopped = false;
+    const auto t0 = std::chrono::steady_clock::now();
+    net::co_spawn(io, old->elector->stop(), [&](const std::exception_ptr&) { stopped = true; });
+    REQUIRE(run_until([&] { return leaders() == 1 && !old->elector->current_leader(); }, 5s,
+                      [&] { at_most_one_leader(); }));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    REQUIRE(run_until([&] { return stopped; }, 5s));
+    return took;
+  }
 };
 
 }  // namespace
@@ -175,17 +187,11 @@ TEST_CASE("integration: stop() of the leader releases and a follower takes over 
   g.run_until([] { return false; }, 1s, [&] { g.at_most_one_leader(); });
   Node* old = g.leader();
   REQUIRE(old != nullptr);
-  bool stopped = false;
-  const auto t0 = std::chrono::steady_clock::now();
-  net::co_spawn(g.io, old->elector->stop(), [&](const std::exception_ptr&) { stopped = true; });
-  REQUIRE(g.run_until([&] { return g.leaders() == 1 && !old->elector->current_leader(); }, 5s,
-                      [&] { g.at_most_one_leader(); }));
-  const auto took = std::chrono::steady_clock::now() - t0;
+  const auto took = g.hand_over(old);
   // A release is taken within a round trip or two, far sooner than the 3s lease or even
   // one 500ms retry period.
   CHECK(took < 500ms);
-  WARN("handover took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << "ms");
-  REQUIRE(g.run_until([&] { return stopped; }, 5s));
+  WARN("handover took " << took.count() << "ms");
   CHECK(old->lost == 1);
   auto lease = g.server_lease();
   REQUIRE(lease.ok());
@@ -281,14 +287,7 @@ TEST_CASE("integration: electors ride out an apiserver restart and still hand ov
 
   Node* old = g.leader();
   REQUIRE(old != nullptr);
-  bool stopped = false;
-  const auto t0 = std::chrono::steady_clock::now();
-  net::co_spawn(g.io, old->elector->stop(), [&](const std::exception_ptr&) { stopped = true; });
-  REQUIRE(g.run_until([&] { return g.leaders() == 1 && !old->elector->current_leader(); }, 5s,
-                      [&] { g.at_most_one_leader(); }));
-  const auto took = std::chrono::steady_clock::now() - t0;
+  const auto took = g.hand_over(old);
   CHECK(took < 500ms);
-  WARN("handover after the restart took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-                                          << "ms");
-  REQUIRE(g.run_until([&] { return stopped; }, 5s));
+  WARN("handover after the restart took " << took.count() << "ms");
 }

@@ -93,6 +93,15 @@ class Harness {
   void start_all() {
     for (auto& m : members) start(*m);
   }
+  // The usual opening: `leader` starts alone and wins, then `follower` starts and both run
+  // for `settle` (long enough for the follower to have seen the lease and be watching it).
+  void lead_then_follow(Member& leader, Member& follower, Clock::duration settle) {
+    start(leader);
+    REQUIRE(run_until_leader(std::chrono::seconds(1)));
+    REQUIRE(leader.leads());
+    start(follower);
+    run_for(settle);
+  }
   // Calls stop() and drives until it completes; returns the virtual time it took.
   Clock::duration stop(Member& m, Clock::duration limit = std::chrono::seconds(30)) {
     const auto began = time->now();

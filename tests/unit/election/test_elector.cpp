@@ -150,10 +150,7 @@ TEST_CASE("elector: a follower takes a released lease within one round trip") {
   Harness h;
   auto& a = h.add("a");
   auto& b = h.add("b");
-  h.start(a);
-  REQUIRE(h.run_until_leader(1s));
-  h.start(b);
-  h.run_for(20s);
+  h.lead_then_follow(a, b, 20s);
   REQUIRE(a.leads());
   for (auto* m : {&a, &b}) m->client->latency = 50ms;
   const auto t = h.time->now();
@@ -170,10 +167,7 @@ TEST_CASE("elector: a follower takes an expired lease at the moment of local exp
   Harness h;
   auto& a = h.add("a");
   auto& b = h.add("b");
-  h.start(a);
-  REQUIRE(h.run_until_leader(1s));
-  h.start(b);
-  h.run_for(7s);
+  h.lead_then_follow(a, b, 7s);
   // a's process freezes: it neither renews nor releases (a partition, as seen by b).
   FakeLeaseLock::partition(*h.store, *a.client, true);
   const auto last_write = h.store->history().back().at;

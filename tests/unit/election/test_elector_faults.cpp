@@ -14,10 +14,7 @@ TEST_CASE("faults: failing renewals end leadership exactly at the renew deadline
   Harness h;
   auto& a = h.add("a");
   auto& b = h.add("b");
-  h.start(a);
-  REQUIRE(h.run_until_leader(1s));
-  h.start(b);
-  h.run_for(5s);
+  h.lead_then_follow(a, b, 5s);
   a.client->fail_next(Op::update, api::ErrorKind::server_error, 1000);
   const auto last = *a.elector->last_renewal();
   const auto last_commit = h.store->history().back().at;
@@ -110,10 +107,7 @@ TEST_CASE("faults: a write that landed but reported a timeout is adopted, not fo
   Harness h;
   auto& a = h.add("a");
   auto& b = h.add("b");
-  h.start(a);
-  REQUIRE(h.run_until_leader(1s));
-  h.start(b);
-  h.run_for(3s);
+  h.lead_then_follow(a, b, 3s);
   // The leader's renewal: the watch shows exactly the record it sent, so it counts.
   a.client->commit_but_timeout_next(Op::update);
   h.run_for(30s);
@@ -185,10 +179,7 @@ TEST_CASE("faults: 410 Gone on re-watch watches again from now and the fast path
   Harness h;
   auto& a = h.add("a");
   auto& b = h.add("b");
-  h.start(a);
-  REQUIRE(h.run_until_leader(1s));
-  h.start(b);
-  h.run_for(5s);
+  h.lead_then_follow(a, b, 5s);
   // b's stream breaks and its first re-watch fails; meanwhile the lease moves on and the
   // server compacts, so b's next re-watch from its old resourceVersion answers 410.
   b.client->fail_next(Op::watch, api::ErrorKind::transport, 1);
