@@ -10,7 +10,7 @@ BUILD_DIR := build/$(PRESET)
 export KLE_CACHE ?= $(HOME)/.cache/kube-leader-elector
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build unit test test-unit test-integration test-chart test-asan tools cluster-up cluster-down demo bench lint clean
+.PHONY: deps build unit test test-unit test-integration test-integration-asan test-chart test-asan tools cluster-up cluster-down demo bench lint clean
 
 deps:
 	@hack/deps.sh
@@ -47,9 +47,16 @@ test-chart: build tools
 test-asan:
 	@$(MAKE) --no-print-directory PRESET=asan test-unit
 
-# Everything: unit, clang-tidy, chart, integration + e2e on the real control plane, ASan+UBSan
-# unit suite.
-test: test-unit lint test-chart test-integration test-asan
+# The integration and end-to-end suites again, with the controller and the integration tests
+# built with ASan+UBSan: memory errors, UB and leaks on the real I/O paths (TLS, watch streams,
+# token rotation, partitions, apiserver restarts). Any sanitizer report fails it.
+test-integration-asan: tools
+	@$(MAKE) --no-print-directory PRESET=asan build
+	@tests/run-integration.sh build/asan
+
+# Everything: unit, clang-tidy, chart, integration + e2e on the real control plane, and the
+# unit and integration suites again under ASan+UBSan.
+test: test-unit lint test-chart test-integration test-asan test-integration-asan
 
 demo: build tools
 	@hack/demo.sh $(BUILD_DIR)

@@ -7,18 +7,33 @@
 #   2. `ctest -L integration` in BUILD_DIR: zero tests found is a failure, not a pass;
 #   3. every executable tests/e2e/*.sh, with KLE_CLUSTER_DIR and BUILD_DIR in the environment.
 # Exit status is non-zero if any step fails. The cluster's logs are kept on failure.
+# With a sanitizer build (BUILD_DIR=build/asan, `make test-integration-asan`) every report of
+# every process, whoever started it and wherever its stderr went, is written under
+# $KLE_CLUSTER_DIR/sanitizer/, and any report there fails the run, leaks at exit included.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 BUILD_DIR="$(cd "$1" 2>/dev/null && pwd)" || { echo "run-integration: no build dir '$1'" >&2; exit 2; }
 export BUILD_DIR
 export KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-it-$(id -un)-$$"
+# Outside the cluster directory, which `up` recreates; harmless for unsanitized binaries.
+san_dir="${KLE_CLUSTER_DIR}-sanitizer"
+rm -rf "$san_dir" && mkdir -p "$san_dir"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san_dir/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$san_dir/ubsan"
 
 log() { printf '[integration %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 finish() {
   local rc=$?
   "$repo/tests/cluster/down" || rc=1
+  if compgen -G "$san_dir/*" >/dev/null; then
+    log "sanitizer reports (from $san_dir):"
+    head -n 60 "$san_dir"/* >&2
+    rc=1
+  else
+    rm -rf "$san_dir"
+  fi
   if [ "$rc" -eq 0 ]; then
     rm -rf "$KLE_CLUSTER_DIR"
     log "PASSED"

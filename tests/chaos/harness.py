@@ -364,6 +364,10 @@ class Elector:
                 raise Failed("libfaketime is not installed (%s): apt-get install faketime" % FAKETIME_LIB)
             env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME="%+d" % (self.offset_ms // 1000),
                        FAKETIME_DONT_FAKE_MONOTONIC="1", FAKETIME_NO_CACHE="1")
+            # An ASan build (tests/run-integration.sh build/asan) refuses to start when a
+            # preload comes before its runtime; libfaketime only wraps time calls, so let it.
+            asan = env.get("ASAN_OPTIONS", "")
+            env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
         # setpriv --pdeathsig: if the harness itself dies, the elector gets SIGTERM rather than
         # running on forever (the thread that started it must outlive it, which cleanup ensures).
         cmd = (["setpriv", "--pdeathsig", "TERM"] if shutil.which("setpriv") else []) + [
