@@ -81,6 +81,26 @@ class Cluster:
         self.admin_cert = os.path.join(cluster_dir, "pki", "admin.crt")
         self.admin_key = os.path.join(cluster_dir, "pki", "admin.key")
         self.apiserver = Apiserver(self)
+        self._proxy_cert = None
+
+    def proxy_cert(self):
+        """A serving certificate for 127.0.0.1 signed by the cluster's CA (made once), so a
+        TLS-terminating proxy is trusted by the same kubeconfig as the apiserver."""
+        if self._proxy_cert is None:
+            d = os.path.join(self.dir, "pki")
+            crt, key, csr = (os.path.join(d, "chaos-proxy." + x) for x in ("crt", "key", "csr"))
+            ext = os.path.join(d, "chaos-proxy.ext")
+            with open(ext, "w") as f:
+                f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            for cmd in (["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                         "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=chaos-proxy"],
+                        ["openssl", "x509", "-req", "-in", csr, "-CA", os.path.join(d, "ca.crt"), "-CAkey",
+                         os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", crt]):
+                r = subprocess.run(cmd, capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise Failed("openssl for the proxy certificate: %s" % r.stderr.strip()[:300])
+            self._proxy_cert = (crt, key)
+        return self._proxy_cert
 
     def kubectl(self, *args, check=True, timeout=30, kubeconfig=None, input=None):
         cmd = [self.kubectl_bin, "--kubeconfig", kubeconfig or self.admin_kc, "-n", self.ns, *args]
@@ -268,6 +288,11 @@ class Run:
 
     def proxy(self, name):
         p = Proxy(self, name)
+        self.proxies.append(p)
+        return p
+
+    def fault_proxy(self, name):
+        p = FaultProxy(self, name)
         self.proxies.append(p)
         return p
 
@@ -488,6 +513,53 @@ class Proxy:
         if self.down and self.p.poll() is None:
             self.p.send_signal(signal.SIGUSR2)
         self.down = False
+
+    def stop(self):
+        _stop(self.p)
+
+
+class FaultProxy:
+    """tests/chaos/faultproxy.py between one elector and the apiserver: arm() a bad response."""
+
+    def __init__(self, run, name):
+        self.run, self.name = run, name
+        crt, key = run.c.proxy_cert()
+        port_file = os.path.join(run.dir, "faultproxy-%s.port" % name)
+        self.control = os.path.join(run.dir, "faultproxy-%s.control.json" % name)
+        self.log = os.path.join(run.dir, "faultproxy-%s.log" % name)
+        self.p = subprocess.Popen([sys.executable, os.path.join(HERE, "faultproxy.py"),
+                                   "--target", run.c.server.split("://", 1)[1], "--ca", run.c.ca,
+                                   "--cert", crt, "--key", key, "--port-file", port_file,
+                                   "--control", self.control],
+                                  stdin=subprocess.DEVNULL, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        _wait(lambda: os.path.exists(port_file), 10, "fault proxy %s did not start (%s)" % (name, self.log))
+        self.port = int(open(port_file).read())
+        self.next_id = 0
+
+    def url(self):
+        return "https://127.0.0.1:%d" % self.port
+
+    def arm(self, **fault):
+        """Arms one fault (see faultproxy.py); returns its id, which its log records carry."""
+        self.next_id += 1
+        fault["id"] = self.next_id
+        tmp = self.control + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(fault, f)
+        os.replace(tmp, self.control)
+        return self.next_id
+
+    def records(self):
+        out = []
+        for line in open(self.log):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def heal(self):
+        pass
 
     def stop(self):
         _stop(self.p)

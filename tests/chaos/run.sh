@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fault campaigns (issue #7) against the real control plane of tests/cluster/up:
-# apiserver freeze and restart, a partition of the leader (TCP proxy per elector), token
-# rotation and revocation, hand edits and deletes of the Lease, a wall clock 5h off, and a
+# apiserver freeze and restart, a partition of the leader (TCP proxy per elector), bad
+# responses to the leader's renewals (409, 429 with Retry-After, 500, torn, closed, slow;
+# a TLS-terminating proxy, faultproxy.py), token rotation and revocation, hand edits and deletes of the Lease, a wall clock 5h off, and a
 # loop of forced transitions. Every campaign ends with tests/chaos/check_intervals.py over
 # what it recorded (no two leaders, no two labelled pods beyond one round trip).
 #   tests/chaos/run.sh [--short|--long] [--only NAME]... [--transitions N]
-#     --short  CI form (default): 30 forced transitions, ~4 minutes
+#     --short  CI form (default): 30 forced transitions, ~4.5 minutes
 #     --long   the same campaigns with 1000 forced transitions
 # Needs KLE_CLUSTER_DIR (a running cluster) and BUILD_DIR (or KLE_BIN); python3 and, for the
 # clock campaign, Debian's faketime (libfaketime). Records go to $CHAOS_OUT (default: a
