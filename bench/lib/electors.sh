@@ -21,6 +21,20 @@ BE_REQ_TIMEOUT_S="${BE_REQ_TIMEOUT_S:-5}"
 declare -gA BE_PID=() BE_KIND=() BE_PORT=() BE_T0=()
 
 be_die() { echo "FAIL: $*" >&2; exit 1; }
+# For the interop tests: fail with the end of every log in the run directory.
+be_fail() {
+  echo "FAIL: $*" >&2
+  for f in "$BE_RUN"/*.log; do echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; done
+  exit 1
+}
+# For the interop tests' EXIT trap: stop a background sampler (if its PID is given), every
+# elector and the Lease watch, and delete the Lease.
+be_cleanup() {
+  local lease=$1 sampler=${2:-}
+  [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; }
+  be_stop_all; be_watch_stop
+  kadm delete lease "$lease" --ignore-not-found >/dev/null 2>&1 || true
+}
 be_now_ms() { local t=$EPOCHREALTIME; echo $(( ${t/./} / 1000 )); }
 kadm() { "$KLE_KUBECTL" --kubeconfig "$KLE_ADMIN_KUBECONFIG" -n "$BE_NS" "$@"; }
 # shellcheck source=../../tests/lib/ports.sh

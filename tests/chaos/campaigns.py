@@ -32,6 +32,16 @@ TOK_LABEL = "chaos-token/leader=true"
 STEP_DOWN_SLACK_MS = 1000
 
 
+def start_behind_proxies(run, make_proxy, n=3):
+    """n electors with the chart's service-account token, each talking to the apiserver
+    through a proxy of its own (make_proxy(name)); returns (electors, proxies)."""
+    token = run.c.restricted_token()
+    proxies = [make_proxy("%s-%d" % (APP, i)) for i in range(n)]
+    kcs = [run.c.kubeconfig(os.path.join(run.dir, "kubeconfig-%d" % i), server=proxies[i].url(), token=token)
+           for i in range(n)]
+    return start_all(run, n, kubeconfigs=kcs), proxies
+
+
 def start_all(run, n, app=APP, kubeconfigs=None, extra=()):
     es = []
     for i in range(n):
@@ -139,11 +149,7 @@ def c_apiserver_restart(run):
 def c_partition(run):
     t = run.t
     run.watch_pods(APP)
-    token = run.c.restricted_token()
-    proxies = [run.proxy("%s-%d" % (APP, i)) for i in range(3)]
-    kcs = [run.c.kubeconfig(os.path.join(run.dir, "kubeconfig-%d" % i), server=proxies[i].url(), token=token)
-           for i in range(3)]
-    es = start_all(run, 3, kubeconfigs=kcs)
+    es, proxies = start_behind_proxies(run, run.proxy)
     for rnd in range(2):
         leader = initial_leader(run)
         time.sleep(2)
@@ -188,11 +194,7 @@ def c_bad_responses(run):
     never fought as if someone else had made it."""
     t = run.t
     run.watch_pods(APP)
-    token = run.c.restricted_token()
-    proxies = [run.fault_proxy("%s-%d" % (APP, i)) for i in range(3)]
-    kcs = [run.c.kubeconfig(os.path.join(run.dir, "kubeconfig-%d" % i), server=proxies[i].url(), token=token)
-           for i in range(3)]
-    start_all(run, 3, kubeconfigs=kcs)
+    _, proxies = start_behind_proxies(run, run.fault_proxy)
     leader = initial_leader(run)
     time.sleep(2)
     before = (run.c.lease_json() or {}).get("spec", {}).get("leaseTransitions", 0)

@@ -27,17 +27,8 @@ echo "node peer: $(be_version_node); ours: $BE_OURS_BIN"
 LEASE=interop-node-lease
 W="$BE_RUN/watch.log" S="$BE_RUN/samples.log"
 SAMPLER_PID=
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$BE_RUN"/*.log; do echo "--- $f (tail)" >&2; tail -n 15 "$f" >&2; done
-  exit 1
-}
-cleanup() {
-  [ -n "$SAMPLER_PID" ] && { kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; }
-  be_stop_all; be_watch_stop
-  kadm delete lease "$LEASE" --ignore-not-found >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+fail() { be_fail "$@"; }
+trap 'be_cleanup "$LEASE" "$SAMPLER_PID"' EXIT
 spec() { kadm get lease "$LEASE" -o json | jq -c '.spec'; }
 # Every elector id that has run so far, for the sampler (it reads the files be_start writes).
 sampler() {
