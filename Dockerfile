@@ -4,10 +4,12 @@
 #   docker build -t ghcr.io/kube-leader-elector/leader-elector:0.1.0 .
 # Checked by hack/lint-dockerfile.sh; tests/chart/test_dockerfile_libs.sh proves the runtime
 # libraries below cover every library the binary links (ldd + dpkg -S), and no more.
-# Base images are pinned to the Debian point release the project is built and tested on
-# (12.11, bookworm). Pin by digest too when publishing (`FROM ...@sha256:...`).
+# The build stage is pinned to the bookworm point release that apt-get below really installs
+# from: the mirror serves only the newest one (12.15 now), so an older tag would name a release
+# the build does not get. `make image` (hack/image/bases.sh) fails when the mirror moves on,
+# naming the new release. Pin by digest too when publishing (`FROM ...@sha256:...`).
 
-FROM debian:12.11 AS build
+FROM debian:12.15 AS build
 ARG DEBIAN_FRONTEND=noninteractive
 # The build subset of hack/deps.sh (no test, lint or demo tools; the release preset builds no tests).
 RUN apt-get update \

@@ -72,3 +72,24 @@ lint: build
 
 clean:
 	rm -rf build
+
+# Real image and real node (hack/image/build.sh, tests/node/up; not part of `make test`).
+# `make image`: the Dockerfile built with podman --pull=never from locally made base images;
+# archive in $(KLE_CACHE)/image/archives/. node-up/node-down: a kubelet node in its own
+# network namespace with the control plane. test-real-node: helm install + failover table.
+.PHONY: image node-up node-down test-real-node
+image:
+	@hack/image/build.sh
+
+node-up: tools
+	@hack/node-deps.sh
+	@hack/controlplane/build.sh kubelet kube-proxy
+	@hack/image/pause.sh
+	@tests/node/up
+
+node-down:
+	@tests/node/down
+
+test-real-node: tools image
+	@hack/controlplane/build.sh kubelet kube-proxy
+	@tests/e2e-node/real_node.sh

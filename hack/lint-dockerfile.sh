@@ -30,7 +30,7 @@ while IFS= read -r line; do
       image_ref="${image#--platform=* }"
       if printf '%s\n' "${stages[@]:0:$stage}" | grep -qx -- "$image_ref" 2>/dev/null; then :   # FROM an earlier stage
       elif [[ "$image_ref" == *@sha256:* ]]; then :
-      elif [[ "$image_ref" != *:* || "${image_ref##*/}" != *:* ]]; then finding "FROM $image_ref: no tag; pin the base image (e.g. debian:12.11-slim)"
+      elif [[ "$image_ref" != *:* || "${image_ref##*/}" != *:* ]]; then finding "FROM $image_ref: no tag; pin the base image (e.g. debian:12.15-slim)"
       elif [[ "${image_ref##*:}" == latest ]]; then finding "FROM $image_ref: 'latest' is not a pin"
       fi
       ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries from the Go module proxy into the version-keyed cache
 #   $KLE_CACHE/bin/<name>-<version>/<name>     (KLE_CACHE default ~/.cache/kube-leader-elector)
-# Usage: hack/controlplane/build.sh [component ...]   (default: all; see lib.sh)
+# Usage: hack/controlplane/build.sh [component ...]   (default: the control plane, cp_components
+# in lib.sh; the node's kubelet and kube-proxy only when named: tests/node/up asks for them)
 # A component whose binary is already there is skipped, whoever built it. Builds use the
 # committed wrapper modules (k8s/, etcd/, helm/, kwok/) read-only, so they are reproducible.
 # kwok is optional: if it fails to build, the others still count and we say so.
@@ -14,8 +15,13 @@ command -v go >/dev/null || cp_die "go not found on PATH (need Go >= 1.25)"
 # k8s's --version comes from -X flags (hack/lib/version.sh sets the same pair of packages).
 # buildDate is the tag's publication time from the proxy, not "now", so rebuilds are identical.
 k8s_ldflags() {
-  local date major minor rest
-  date="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r '.Time')"
+  local date info major minor rest
+  # Read the proxy's .info file: `go mod download -json` prints Time only when it downloads,
+  # not for a module already in the cache, which gave buildDate=null on warm caches.
+  info="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r '.Info // empty')"
+  [ -n "$info" ] && [ -r "$info" ] || cp_die "no .info file for k8s.io/kubernetes@$KUBE_VERSION"
+  date="$(jq -r '.Time // empty' "$info")"
+  [ -n "$date" ] || cp_die "$info has no Time"
   major="${KUBE_VERSION#v}"; major="${major%%.*}"
   rest="${KUBE_VERSION#v*.}"; minor="${rest%%.*}"
   local f=() pkg
@@ -93,7 +99,7 @@ build_component() {
     helm) build_group helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
             "helm:helm.sh/helm/v3/cmd/helm" ;;
     kwok) build_group kwok "-s -w" "kwok:sigs.k8s.io/kwok/cmd/kwok" && kwok_stages ;;
-    *) cp_die "unknown component '$1' (known: ${cp_components[*]})" ;;
+    *) cp_die "unknown component '$1' (known: ${cp_components[*]} ${cp_node_components[*]})" ;;
   esac
 }
 
@@ -102,10 +108,10 @@ main() {
   [ ${#want[@]} -gt 0 ] || want=("${cp_components[@]}")
   mkdir -p "$KLE_CACHE/bin"
   cp_log "Go $(go env GOVERSION), cache $KLE_CACHE/bin, components: ${want[*]}"
-  # The four k8s binaries share most packages: build the missing ones in one go.
+  # The k8s binaries share most packages: build the missing ones in one go.
   local k8s=() rest=()
   for c in "${want[@]}"; do
-    case "$c" in kube-*|kubectl) k8s+=("$c:k8s.io/kubernetes/cmd/$c") ;; *) rest+=("$c") ;; esac
+    case "$c" in kube-*|kubectl|kubelet) k8s+=("$c:k8s.io/kubernetes/cmd/$c") ;; *) rest+=("$c") ;; esac
   done
   if [ ${#k8s[@]} -gt 0 ]; then
     build_group k8s "$(k8s_ldflags)" "${k8s[@]}" || failed+=(kubernetes)

@@ -46,7 +46,8 @@ gen_k8s() {
     echo ")"
     echo
     echo "tool ("
-    for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    # kubelet and kube-proxy (tests/node/up) come from the same module and share its packages.
+    for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
       echo "	k8s.io/kubernetes/cmd/$c"
     done
     echo ")"

@@ -49,13 +49,30 @@ std::string one_line_excerpt(std::string_view body) {
 std::chrono::seconds parse_retry_after(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v.empty() || v.size() > 9) return std::chrono::seconds(0);
+  if (v.empty()) return std::chrono::seconds(0);
   std::int64_t n = 0;
   for (const char c : v) {
     if (c < '0' || c > '9') return std::chrono::seconds(0);
-    n = n * 10 + (c - '0');
+    // Saturate rather than overflow: any value past the bound means "the bound".
+    n = std::min<std::int64_t>(n * 10 + (c - '0'), kMaxRetryAfter.count());
   }
   return std::chrono::seconds(n);
+}
+
+// Server text we keep and log is bounded: a Status message can be megabytes, and it is
+// logged on every retry. The cut keeps whole UTF-8 sequences, and the result including
+// the marker fits in `limit`, so bounding twice changes nothing.
+std::string bounded(std::string_view text, std::size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  const std::string marker = std::string(kTruncatedMarker) + std::to_string(text.size()) + " bytes]";
+  std::size_t keep = limit > marker.size() ? limit - marker.size() : 0;
+  // text[keep] is the first byte dropped: while it continues a sequence, back up to that
+  // sequence's lead byte and drop it whole (3 bytes at most; invalid UTF-8 is cut anywhere).
+  const auto continues = [&](std::size_t i) { return (static_cast<unsigned char>(text[i]) & 0xC0U) == 0x80U; };
+  for (int back = 0; back < 3 && keep > 0 && continues(keep); ++back) --keep;
+  std::string out(text.substr(0, keep));
+  out += marker;
+  return out;
 }
 
 // Fills reason/message/retry_after from a metav1.Status; false when the body is not one.
@@ -67,12 +84,14 @@ bool decode_status(std::string_view body, Error& e) {
   if (!kind.ok() || kind->value_or("") != "Status") return false;
   const auto reason = opt_string(j, "reason", "reason");
   const auto message = opt_string(j, "message", "message");
-  if (reason.ok()) e.reason = reason->value_or("");
-  if (message.ok()) e.message = message->value_or("");
+  if (reason.ok()) e.reason = bounded(reason->value_or(""), kMaxReason);
+  if (message.ok()) e.message = bounded(message->value_or(""), kMaxMessage);
   const auto details = opt_object(j, "details", "details");
   if (details.ok() && *details != nullptr) {
     const auto secs = opt_int64(**details, "retryAfterSeconds", "details.retryAfterSeconds");
-    if (secs.ok() && secs->has_value() && **secs > 0) e.retry_after = std::chrono::seconds(**secs);
+    // Clamped here, in seconds: converting 2^63-1 s to any finer unit overflows.
+    if (secs.ok() && secs->has_value() && **secs > 0)
+      e.retry_after = std::chrono::seconds(std::min<std::int64_t>(**secs, kMaxRetryAfter.count()));
   }
   return true;
 }
@@ -149,12 +168,12 @@ std::string Error::describe() const {
     out += " (";
     if (http_status != 0) out += std::to_string(http_status);
     if (http_status != 0 && !reason.empty()) out += ' ';
-    append_one_line(out, reason);
+    append_one_line(out, bounded(reason, kMaxReason));
     out += ')';
   }
   if (!message.empty()) {
     out += ": ";
-    append_one_line(out, message);
+    append_one_line(out, bounded(message, kMaxMessage));
   }
   if (retry_after.count() > 0) out += " (retry after " + std::to_string(retry_after.count()) + "s)";
   return out;

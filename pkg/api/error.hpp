@@ -2,6 +2,7 @@
 // Typed API errors. Each kind is also an error_code in the "kube-api" category so it can be
 // compared and logged like any Asio error; Error adds the server's Status details.
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -30,14 +31,25 @@ const std::error_category& kube_category() noexcept;
 std::error_code make_error_code(ErrorKind k) noexcept;
 const char* to_string(ErrorKind k) noexcept;
 
+// Bounds on what a server may make us keep and log. Retry-After and retryAfterSeconds are
+// clamped to kMaxRetryAfter when parsed, so no caller's duration arithmetic can overflow
+// (callers still cap it further against their own timings). A Status message or reason
+// longer than its cap is cut (at a UTF-8 boundary) and marked kTruncatedMarker + its size.
+inline constexpr std::chrono::seconds kMaxRetryAfter{600};
+inline constexpr std::size_t kMaxMessage = 1024;
+inline constexpr std::size_t kMaxReason = 128;
+inline constexpr std::string_view kTruncatedMarker = "...[truncated, ";
+
 struct Error {
   ErrorKind kind = ErrorKind::transport;
   int http_status = 0;            // 0 when no HTTP status was received
   std::string reason;             // Status.reason, e.g. "Forbidden", "Conflict"
   std::string message;            // Status.message or a description of what failed
-  std::chrono::seconds retry_after{0};  // from Retry-After or Status.details.retryAfterSeconds
+  std::chrono::seconds retry_after{0};  // from Retry-After or Status.details.retryAfterSeconds,
+                                        // at most kMaxRetryAfter when parsed
 
-  // One line for logs: "forbidden (403 Forbidden): leases.coordination.k8s.io \"x\" is forbidden: ..."
+  // One line for logs: "forbidden (403 Forbidden): leases.coordination.k8s.io \"x\" is forbidden: ...".
+  // Bounded too (kMaxReason/kMaxMessage), whoever filled the fields.
   [[nodiscard]] std::string describe() const;
   [[nodiscard]] bool is(ErrorKind k) const noexcept { return kind == k; }
 };

@@ -39,19 +39,27 @@ struct Controller::Impl {
   http::Server server;
   asio::signal_set signals;
   asio::steady_timer reconcile_timer;
+  asio::steady_timer stop_wake;  // never expires; cancelled by request_stop() to wake run()
+  bool stop_requested = false;
   bool shutting_down = false;
+  bool finished = false;  // run() is about to return: nothing may stay pending
   bool reconcile_running = false;
   bool reconcile_again = false;
   std::optional<int> workload_exit;  // set when CMD exited on its own
 
   Impl(asio::io_context& io_, ControllerOptions o, log::Logger l)
       : io(io_), opt(std::move(o)), base_log(l), log(std::move(l)), server(io_, http::ServerOptions{opt.http_address}),
-        signals(io_, SIGINT, SIGTERM), reconcile_timer(io_) {}
+        signals(io_, SIGINT, SIGTERM), reconcile_timer(io_),
+        stop_wake(io_, asio::steady_timer::time_point::max()) {}
 
   // Start-up: config discovery and every object. Returns an exit code on failure.
   std::optional<int> setup();
   std::optional<int> setup_elector(std::unique_ptr<election::LeaseLock> lock);
-  void on_event(election::Event event, const election::LeaseState& state);
+  asio::awaitable<int> serve();
+  void request_stop();
+  asio::awaitable<void> watch_signals();
+  void finish();
+  void on_event(election::Event event);
   void trigger_reconcile();
   asio::awaitable<void> reconcile_rounds();
   asio::awaitable<void> periodic_reconcile();
@@ -77,6 +85,7 @@ std::optional<int> Controller::Impl::setup() {
     log.info("using cluster", {{"source", cluster->source}, {"server", cluster->host + ":" + cluster->port}});
     kube::ClientOptions client_options;
     client_options.request_timeout = opt.request_timeout;
+    client_options.log = log;  // token rotation refusals are warnings, not silence
     client = std::make_unique<kube::Client>(io.get_executor(), *cluster, client_options);
     client->set_observer(metrics->request_observer());
     lock = std::make_unique<kube::KubeLeaseLock>(*client, ns, opt.lease_name);
@@ -97,25 +106,18 @@ std::optional<int> Controller::Impl::setup() {
     workload->on_unexpected_exit([this](int status) {
       log.warn("workload exited while leading; shutting down with its status", {{"status", status}});
       workload_exit = status;
-      boost::system::error_code ignored;
-      signals.cancel(ignored);  // wakes run()
+      request_stop();
     });
   }
   return setup_elector(std::move(lock));
 }
 
 std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::LeaseLock> lock) {
-  election::ElectorOptions eo;
-  eo.auto_close = false;  // run() owns the signals: it must stop the workload first
-  eo.identity = opt.identity;
-  eo.lease_name = opt.lease_name;
+  // The same conversion parse_options validated; this check stays as a backstop for a
+  // namespace that only discovery (the kubeconfig context) supplied.
+  election::ElectorOptions eo = to_elector_options(opt);
   eo.namespace_ = ns;
   eo.log = base_log;
-  eo.renew_interval = opt.retry_period;
-  eo.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(opt.lease_duration);
-  eo.renew_deadline = opt.renew_deadline;
-  eo.retry_period = opt.retry_period;
-  eo.release_on_stop = opt.release_on_stop;
   eo.observer = metrics;
   if (eo.identity.empty()) eo.identity = election::default_identity();
   if (auto names = election::validate_names(eo); !names.ok()) {
@@ -127,12 +129,12 @@ std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::Lea
     return kExitUsage;
   }
   elector = std::make_unique<election::Elector>(io.get_executor(), std::move(lock), eo);
-  elector->on([this](election::Event e, const election::LeaseState& s) { on_event(e, s); });
+  elector->on([this](election::Event e, const election::LeaseState&) { on_event(e); });
   register_endpoints(server, EndpointContext{elector.get(), metrics.get(), opt.readiness_follows_leadership});
   return std::nullopt;
 }
 
-void Controller::Impl::on_event(election::Event event, const election::LeaseState& state) {
+void Controller::Impl::on_event(election::Event event) {
   if (shutting_down) return;
   switch (event) {
     case election::Event::leadership_acquired:
@@ -143,9 +145,7 @@ void Controller::Impl::on_event(election::Event event, const election::LeaseStat
       if (workload) asio::co_spawn(io, workload->stop(), asio::detached);
       if (labeler) asio::co_spawn(io, follow(), asio::detached);
       break;
-    case election::Event::new_leader:
-      log.info("new leader observed", {{"holder", state.holder}, {"transitions", state.transitions}});
-      break;
+    case election::Event::new_leader:  // the elector logs it
     case election::Event::lease_renewed:
       break;
   }
@@ -184,6 +184,32 @@ asio::awaitable<void> Controller::Impl::periodic_reconcile() {
   }
 }
 
+// SIGTERM/SIGINT: the first asks for shutdown. One during shutdown means "hurry": the workload
+// is killed without waiting out its grace period (the release still runs; it is bounded by
+// the renew deadline). The loop ends with finish(), so it never keeps the io_context alive.
+asio::awaitable<void> Controller::Impl::watch_signals() {
+  for (;;) {
+    boost::system::error_code ec;
+    const int signo = co_await signals.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || finished) co_return;
+    if (!stop_requested) {
+      log.info("signal received", {{"signal", signo}});
+      request_stop();
+    } else if (workload && workload->hurry()) {
+      log.warn("signal received while shutting down: killing the workload without waiting out its grace",
+               {{"signal", signo}});
+    } else {
+      log.info("signal received while shutting down: already stopping", {{"signal", signo}});
+    }
+  }
+}
+
+void Controller::Impl::request_stop() {
+  if (stop_requested) return;
+  stop_requested = true;
+  stop_wake.cancel();
+}
+
 // Stop order: the workload first (it must not act as leader once we release), then the
 // lease (a follower takes over at once), then our own label, then the endpoints.
 asio::awaitable<int> Controller::Impl::shutdown() {
@@ -200,6 +226,34 @@ asio::awaitable<int> Controller::Impl::shutdown() {
   co_return kExitOk;
 }
 
+// Every wait that outlives run() on its own: the signal watch and the workload's SIGCHLD
+// wait. After this the io_context runs out, and main() returns run()'s code.
+void Controller::Impl::finish() {
+  finished = true;
+  boost::system::error_code ignored;
+  signals.cancel(ignored);
+  stop_wake.cancel();
+  if (workload) workload->close();
+}
+
+asio::awaitable<int> Controller::Impl::serve() {
+  if (auto failed = setup()) co_return *failed;
+  if (auto started = server.start(); !started.ok()) {
+    log.error("cannot serve HTTP", {{"error", started.error().message}});
+    co_return kExitUsage;
+  }
+  log.info("serving", {{"address", opt.http_address}, {"port", server.port()}});
+  asio::co_spawn(io, watch_signals(), asio::detached);  // a signal during start-up counts too
+  if (labeler) co_await labeler->reconcile_as_follower();  // a stale label from our last life
+  co_await elector->start();
+  asio::co_spawn(io, periodic_reconcile(), asio::detached);
+  while (!stop_requested) {
+    boost::system::error_code ec;
+    co_await stop_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return co_await shutdown();
+}
+
 Controller::Controller(asio::io_context& io, ControllerOptions options, log::Logger log)
     : impl_(std::make_unique<Impl>(io, std::move(options), std::move(log))) {}
 
@@ -207,19 +261,11 @@ Controller::~Controller() = default;
 
 asio::awaitable<int> Controller::run() {
   Impl& c = *impl_;
-  if (auto failed = c.setup()) co_return *failed;
-  if (auto started = c.server.start(); !started.ok()) {
-    c.log.error("cannot serve HTTP", {{"error", started.error().message}});
-    co_return kExitUsage;
-  }
-  c.log.info("serving", {{"address", c.opt.http_address}, {"port", c.server.port()}});
-  if (c.labeler) co_await c.labeler->reconcile_as_follower();  // a stale label from our last life
-  co_await c.elector->start();
-  asio::co_spawn(c.io, c.periodic_reconcile(), asio::detached);
-  boost::system::error_code ec;
-  const int signo = co_await c.signals.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  if (!ec) c.log.info("signal received", {{"signal", signo}});
-  co_return co_await c.shutdown();
+  const int code = co_await c.serve();
+  c.finish();
+  co_return code;
 }
+
+void Controller::request_stop() { impl_->request_stop(); }
 
 }  // namespace kle::controller

@@ -25,8 +25,12 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Runs until SIGTERM/SIGINT (or the workload exits by itself); returns the exit code.
+  // Runs until SIGTERM/SIGINT, request_stop() or the workload exits by itself; returns the
+  // exit code. When it returns nothing of the controller's is pending any more, so the
+  // io_context runs out (main() relies on that to exit).
   boost::asio::awaitable<int> run();
+  // Asks run() to shut down, as SIGTERM does (for embedders and tests).
+  void request_stop();
 
  private:
   struct Impl;

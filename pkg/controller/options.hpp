@@ -36,6 +36,12 @@ struct ControllerOptions {
   std::vector<std::string> command;  // after "--": run only while leader
 };
 
+// The most each duration flag accepts (stated in --help). Far above any sane setting, far
+// below anything that could overflow a timer or the Lease's int32 leaseDurationSeconds.
+inline constexpr std::chrono::milliseconds kMaxElectionTiming = std::chrono::hours(1);  // lease, deadline, retry, request
+inline constexpr std::chrono::milliseconds kMaxReconcileInterval = std::chrono::hours(24);
+inline constexpr std::chrono::milliseconds kMaxWorkloadGrace = std::chrono::hours(1);
+
 enum class ParseOutcome { run, help, version, error };
 
 struct ParseResult {
@@ -46,6 +52,14 @@ struct ParseResult {
 
 using GetEnv = std::function<const char*(const char*)>;
 
+// Every flag is checked here, before any config discovery: durations and their bounds,
+// the election timings (election::resolve_timings), names (election::validate_names), the
+// leader label, the HTTP address. An error is one line naming the flag.
 ParseResult parse_options(int argc, const char* const* argv, const GetEnv& getenv);
+
+// The elector's settings as the flags give them: names, timings (the lease duration exactly,
+// never rounded) and release_on_stop. An empty namespace_ or identity is left for the caller
+// to fill after discovery; log and observer are the caller's too.
+election::ElectorOptions to_elector_options(const ControllerOptions& options);
 
 }  // namespace kle::controller

@@ -23,6 +23,20 @@ int shell_status(int wstatus) {
   return 1;
 }
 
+// CMD gets stdin, stdout and stderr and nothing else: the HTTP listening socket and the API
+// connections are not close-on-exec (Asio opens sockets without SOCK_CLOEXEC), and a child
+// holding them keeps the port bound and connections open after we exit or lose leadership.
+// glibc closes the rest in the child between fork and exec (close_range, or /proc/self/fd),
+// so nothing that is not async-signal-safe runs there.
+int spawn_closing_fds(pid_t& pid, std::vector<char*>& args) {
+  posix_spawn_file_actions_t actions;
+  if (const int rc = ::posix_spawn_file_actions_init(&actions); rc != 0) return rc;
+  int rc = ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  if (rc == 0) rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  ::posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
 }  // namespace
 
 Workload::Workload(const asio::any_io_executor& ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
@@ -34,14 +48,24 @@ Workload::Workload(const asio::any_io_executor& ex, std::vector<std::string> arg
   asio::co_spawn(ex_, reap_loop(), asio::detached);
 }
 
-Workload::~Workload() {
+Workload::~Workload() { close(); }
+
+void Workload::close() {
+  if (*closed_) return;
+  *closed_ = true;
+  restart_pending_ = false;
   boost::system::error_code ignored;
   sigchld_.cancel(ignored);
-  if (pid_ > 0) ::kill(pid_, SIGKILL);  // never leave an orphan running as "leader"
+  grace_timer_.cancel();
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);  // never leave an orphan running as "leader"
+    pid_ = -1;
+    exited_.cancel();  // a stop() still waiting must not wait for a reap that never comes
+  }
 }
 
 bool Workload::start() {
-  if (argv_.empty()) return false;
+  if (argv_.empty() || *closed_) return false;
   if (pid_ <= 0) return spawn();
   if (stopping_ && !restart_pending_) {
     restart_pending_ = true;
@@ -55,7 +79,7 @@ bool Workload::spawn() {
   for (std::string& a : argv_) args.push_back(a.data());
   args.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ);
+  const int rc = spawn_closing_fds(pid, args);
   if (rc != 0) {
     log_.error("workload could not be started", {{"command", argv_[0]}, {"error", std::strerror(rc)}});
     // A leader that cannot run its workload must not sit on the lease: report it like a
@@ -71,6 +95,12 @@ bool Workload::spawn() {
 
 void Workload::forward(int signo) const {
   if (pid_ > 0) ::kill(pid_, signo);
+}
+
+bool Workload::hurry() {
+  if (!stopping_ || pid_ <= 0) return false;
+  grace_timer_.cancel();  // stop() resumes and sends SIGKILL
+  return true;
 }
 
 asio::awaitable<void> Workload::stop() {
@@ -125,11 +155,14 @@ void Workload::reap() {
   }
 }
 
+// Ends on close(). Reads only its own copy of the flag before reap(): it may resume after
+// the destructor has run.
 asio::awaitable<void> Workload::reap_loop() {
+  const std::shared_ptr<bool> closed = closed_;
   for (;;) {
     boost::system::error_code ec;
     co_await sigchld_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::operation_aborted) co_return;
+    if (ec == asio::error::operation_aborted || *closed) co_return;
     reap();
   }
 }

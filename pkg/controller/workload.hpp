@@ -3,9 +3,12 @@
 // acquisition, stopped (SIGTERM, then SIGKILL after a grace period) on loss, and started
 // again on re-acquisition, even one that comes while the old CMD is still inside its grace
 // period: it starts again as soon as the old one has exited, so two never run at once.
-// Children are reaped on SIGCHLD through Asio, on the one thread.
+// Children are reaped on SIGCHLD through Asio, on the one thread. That wait is pending until
+// close(), so an owner that wants its io_context to run out calls close() when done.
+// CMD inherits only stdin, stdout and stderr: never the controller's sockets.
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +42,13 @@ class Workload {
   boost::asio::awaitable<void> stop();
   // Forwards a signal to a running child.
   void forward(int signo) const;
+  // Cuts a stop() in progress short: SIGKILL now rather than at the end of the grace period
+  // (e.g. a second SIGTERM while shutting down). False, doing nothing, when none is.
+  bool hurry();
+  // Ends every wait this object has pending (the SIGCHLD wait above all), so the io_context
+  // can run out. Call after stop(). A child still running then is killed (SIGKILL) and not
+  // reaped: nothing would reap it any more. start() after close() does nothing.
+  void close();
 
   [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
   [[nodiscard]] std::optional<int> last_status() const noexcept { return last_status_; }
@@ -59,6 +69,9 @@ class Workload {
   int pid_ = -1;
   bool stopping_ = false;
   bool restart_pending_ = false;  // leadership came back while the old child was stopping
+  // Shared with reap_loop(): a wait that completed just before the destructor ran resumes
+  // after `this` is gone, and must still see that it is closed.
+  std::shared_ptr<bool> closed_ = std::make_shared<bool>(false);
   std::optional<int> last_status_;
   std::function<void(int)> on_unexpected_exit_;
 };

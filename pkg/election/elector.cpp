@@ -94,12 +94,13 @@ Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> l
       wake_timer(ex),
       watchdog_timer(ex),
       watch_timer(ex),
+      watch_quiet_timer(ex),
       release_timer(ex),
       loop_done(ex),
       leader_known(ex) {}
 
 Elector::Impl::~Impl() {
-  for (auto* t : {&wake_timer, &watchdog_timer, &watch_timer, &release_timer}) clock->disarm(*t);
+  for (auto* t : {&wake_timer, &watchdog_timer, &watch_timer, &watch_quiet_timer, &release_timer}) clock->disarm(*t);
 }
 
 LeaseState Elector::Impl::state() const {
@@ -139,8 +140,24 @@ void Elector::Impl::emit(Event event) {
   }
 }
 
+// Only the pace of the quiet-watch detector depends on this: two renewTimes of one holder
+// are compared with each other (never with our clock), clamped, and never judge expiry.
+void Elector::Impl::learn_cadence(const api::Lease& lease) {
+  if (!observed || !exists || observed_holder() != lease.spec.holder_identity.value_or("")) {
+    holder_cadence.reset();  // a new holder: its cadence is not known yet
+    return;
+  }
+  const auto& before = observed->spec.renew_time;
+  const auto& after = lease.spec.renew_time;
+  if (!before || !after || *after <= *before) return;
+  const auto cap = std::chrono::duration_cast<std::chrono::microseconds>(timings.lease_duration);
+  const Clock::duration gap = std::min<std::chrono::microseconds>(*after - *before, cap);
+  if (!holder_cadence || gap < *holder_cadence) holder_cadence = gap;
+}
+
 void Elector::Impl::observe(const api::Lease& lease) {
   if (observed && exists && older_version(lease.resource_version, observed->resource_version)) return;
+  learn_cadence(lease);
   const bool changed = !observed || !exists || observed->spec != lease.spec;
   observed = lease;
   exists = true;
@@ -155,10 +172,10 @@ void Elector::Impl::observe(const api::Lease& lease) {
     emit(Event::new_leader);
   }
   if (uncertain && lease.spec == uncertain->spec) {
-    const auto sent = uncertain->sent;
+    const Pending landed = *uncertain;
     uncertain.reset();
     log.info("an unconfirmed write turned out to have succeeded", {{"holder", holder}});
-    accept_write(lease, sent);
+    accept_write(lease, landed.sent, landed.step_downs);
     return;
   }
   if (leader && holder != options.identity) step_down("the lease is now held by \"" + holder + "\"");
@@ -176,7 +193,7 @@ void Elector::Impl::observe_deleted(const std::string& resource_version) {
 
 // A write landed. It counts as a renewal only if it was sent within the renew deadline:
 // later than that, followers may already be counting down from an older record.
-void Elector::Impl::accept_write(const api::Lease& written, Clock::time_point sent) {
+void Elector::Impl::accept_write(const api::Lease& written, Clock::time_point sent, std::uint64_t sent_step_downs) {
   observe(written);
   if (stopping) return;  // shutdown() releases a record that names us
   const auto now = clock->now();
@@ -186,6 +203,18 @@ void Elector::Impl::accept_write(const api::Lease& written, Clock::time_point se
     return;
   }
   if (observed_holder() != options.identity) return;
+  if (sent_step_downs != step_downs) {
+    // Sent before we gave leadership up (a renewal that stalled past the deadline and landed
+    // unseen, or whose answer came late). Crediting it from its send time would be safe,
+    // but it takes back what we gave up a moment ago: lost then acquired within a round
+    // trip, a workload stopped and started, two transitions counted. So it is not credited:
+    // the record names a stale self, and decide() makes us wait its term out like every
+    // other follower (from when we saw it). Re-writing it at once instead would also be
+    // safe, and would be the same flap. Leadership comes back only through a write sent
+    // after the step-down, once the term is over, and then any follower may win it.
+    if (!leader) log.info("a write sent before stepping down landed; not taking leadership back", {});
+    return;
+  }
   last_renewal = sent;
   next_renew = sent + timings.retry_period;
   if (options.observer) options.observer->on_renewal(true, now - sent);
@@ -211,6 +240,7 @@ void Elector::Impl::become_leader(const char* how) {
 void Elector::Impl::step_down(const std::string& why) {
   if (!leader) return;
   leader = false;
+  ++step_downs;
   watchdog_timer.cancel();
   const auto transitions = observed ? observed->spec.lease_transitions.value_or(0) : 0;
   log.warn("leadership lost", {{"holder", observed_holder()}, {"transitions", transitions}, {"why", why}});

@@ -3,7 +3,8 @@
 // no locking: coroutines interleave only at co_await points.
 //   run()       acquire phase (decide on the watched record, write when free/expired) and
 //               renew phase (PUT the cached lease every retry period), then shutdown.
-//   watch_loop  follower fast path: every Lease event updates the record and wakes run().
+//   watch_loop  follower fast path: every Lease event updates the record and wakes run();
+//               a stream that goes quiet while someone else holds the lease is reconnected.
 //   watchdog    steps down the moment the renew deadline passes, even mid-request.
 #include <cstdint>
 #include <map>
@@ -72,15 +73,22 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   Clock::time_point observed_at{};
   std::string watch_rv;
   std::optional<std::string> reported_holder;
+  // The holder's renewal cadence: the smallest gap between consecutive renewTimes of one
+  // holder (a missed renewal only makes a gap longer). Paces the quiet-watch detector.
+  std::optional<Clock::duration> holder_cadence;
 
   // --- leadership
   bool leader = false;
   std::optional<Clock::time_point> last_renewal;
+  // Counts step-downs. A write remembers the count it was sent under; one sent before the
+  // latest step-down never makes us leader again (see accept_write).
+  std::uint64_t step_downs = 0;
   // A write whose outcome we do not know (timeout, transport): if the record later shows
   // exactly this spec, the write landed and counts as a success from `sent`.
   struct Pending {
     api::LeaseSpec spec;
     Clock::time_point sent;
+    std::uint64_t step_downs = 0;  // as when sent
   };
   std::optional<Pending> uncertain;
 
@@ -89,12 +97,15 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   bool stopping = false;
   bool need_get = true;
   bool watch_up = false;
+  Clock::time_point watch_active_at{};  // the current stream's start or its latest event
+  int quiet_reconnects = 0;             // in a row, with no event since
   bool wake_pending = false;
   Clock::time_point next_poll{};
   Clock::time_point next_renew{};
   boost::asio::steady_timer wake_timer;
   boost::asio::steady_timer watchdog_timer;
   boost::asio::steady_timer watch_timer;
+  boost::asio::steady_timer watch_quiet_timer;
   boost::asio::steady_timer release_timer;
   boost::asio::cancellation_signal watch_cancel;
   std::optional<boost::asio::signal_set> signals;
@@ -106,8 +117,9 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   [[nodiscard]] std::string observed_holder() const;
   void emit(Event event);
   void observe(const api::Lease& lease);
+  void learn_cadence(const api::Lease& lease);
   void observe_deleted(const std::string& resource_version);
-  void accept_write(const api::Lease& written, Clock::time_point sent);
+  void accept_write(const api::Lease& written, Clock::time_point sent, std::uint64_t sent_step_downs);
   void become_leader(const char* how);
   void step_down(const std::string& why);
   void wake();
@@ -129,6 +141,8 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
 
   // elector_watch.cpp: the follower's watch and the leader's deadline
   boost::asio::awaitable<void> watch_loop();
+  boost::asio::awaitable<void> watch_went_quiet();
+  [[nodiscard]] Clock::time_point watch_quiet_deadline() const;
   boost::asio::awaitable<void> watchdog();
   void on_watch_event(const LeaseEvent& event);
   void arm_signals();

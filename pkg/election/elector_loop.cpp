@@ -20,6 +20,15 @@ namespace {
 
 constexpr auto kNever = std::chrono::steady_clock::time_point::max();
 
+// A server's Retry-After as a wait we can add to a time point, at most `cap`. api::Error
+// clamps what it parses, but any LeaseLock may fill retry_after, so compare in seconds
+// first: converting 2^63-1 s to the clock's nanoseconds is the overflow.
+Clock::duration honoured_retry_after(std::chrono::seconds retry_after, Clock::duration cap) {
+  if (retry_after <= std::chrono::seconds::zero()) return Clock::duration::zero();
+  if (retry_after >= std::chrono::ceil<std::chrono::seconds>(cap)) return cap;
+  return retry_after;  // below cap's whole seconds: converts without overflow, stays <= cap
+}
+
 bool may_have_landed(api::ErrorKind kind) {
   // The request may have reached the server even though we got no answer.
   return kind == api::ErrorKind::timeout || kind == api::ErrorKind::transport || kind == api::ErrorKind::cancelled ||
@@ -103,7 +112,11 @@ asio::awaitable<void> Elector::Impl::acquire_step() {
   log.debug("trying to take the lease", {{"action", to_string(d.action)}, {"reason", to_string(d.reason)}});
   const auto out = co_await write(d);
   if (!out.ok && !out.retry_now) {
-    const auto wait = std::max<Clock::duration>(jittered(timings.retry_period), out.retry_after);
+    // A server's Retry-After is honoured up to the renew deadline: the lease is free or
+    // expired, so every second waited is a second without a leader. A watch event (someone
+    // else took it) still wakes us earlier.
+    const auto asked = honoured_retry_after(out.retry_after, timings.renew_deadline);
+    const auto wait = std::max<Clock::duration>(jittered(timings.retry_period), asked);
     co_await sleep_until(clock->now() + wait);
   }
 }
@@ -131,8 +144,13 @@ asio::awaitable<void> Elector::Impl::renew_step() {
     next_renew = clock->now();  // conflict: re-read at once
   } else if (!out.ok) {
     // One failure does not end leadership (the watchdog judges the deadline); retry sooner
-    // than a full period so a blip costs little of the deadline's budget.
-    next_renew = clock->now() + std::max<Clock::duration>(retry_soon, out.retry_after);
+    // than a full period so a blip costs little of the deadline's budget. A server's
+    // Retry-After is honoured up to half of what is left of that budget, so there is always
+    // room for another try: waiting past the deadline would be a certain step-down.
+    const auto now = clock->now();
+    const auto left = last_renewal.value_or(now) + timings.renew_deadline - now;
+    const auto asked = honoured_retry_after(out.retry_after, std::max<Clock::duration>(left / 2, {}));
+    next_renew = now + std::max<Clock::duration>(retry_soon, asked);
   }
 }
 
@@ -157,6 +175,7 @@ asio::awaitable<detail::WriteOutcome> Elector::Impl::write(const Decision& d) {
   const bool renewing = leader;
   const bool creating = d.action == Action::create;
   const auto sent = clock->now();
+  const auto sent_step_downs = step_downs;
   // Not a conditional expression: GCC 12 miscompiles co_await inside ?: (double destroy).
   std::optional<api::Result<api::Lease>> result;
   if (creating) {
@@ -168,7 +187,7 @@ asio::awaitable<detail::WriteOutcome> Elector::Impl::write(const Decision& d) {
   detail::WriteOutcome out;
   if (r) {
     uncertain.reset();
-    accept_write(r.value(), sent);
+    accept_write(r.value(), sent, sent_step_downs);
     out.ok = true;
     co_return out;
   }
@@ -188,7 +207,7 @@ asio::awaitable<detail::WriteOutcome> Elector::Impl::write(const Decision& d) {
     observe_deleted("");
     out.retry_now = true;
   } else if (may_have_landed(err.kind)) {
-    uncertain = Pending{d.record.spec, sent};
+    uncertain = Pending{d.record.spec, sent, sent_step_downs};
   }
   co_return out;
 }

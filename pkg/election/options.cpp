@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -32,6 +33,44 @@ std::string jitter_text(double jitter) {
 
 bool is_alnum_lower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
+// The lease as written: whole seconds (leaseDurationSeconds is an integer) within the
+// int32 the API allows. Anything else would leave this process timing a lease that
+// differs from the one its peers read.
+api::Result<milliseconds> resolve_lease_duration(const ElectorOptions& options, milliseconds retry) {
+  if (!options.lease_duration) {
+    // Rounding the default up only widens the margin over the renew deadline. retry is
+    // already at most kMaxLeaseDuration, so 2 x retry cannot overflow.
+    const auto twice = 2 * retry.count();
+    return milliseconds(std::chrono::seconds((twice + 999) / 1000));
+  }
+  const milliseconds duration = *options.lease_duration;
+  if (duration < std::chrono::seconds(1)) {
+    return config_error("lease_duration must be at least 1s, got " + ms(duration));
+  }
+  if (duration > kMaxLeaseDuration) {
+    return config_error("lease_duration (" + ms(duration) + ") exceeds " + std::to_string(kMaxLeaseDuration.count()) +
+                        "s, the most leaseDurationSeconds (an int32) can state");
+  }
+  if (duration % std::chrono::seconds(1) != milliseconds::zero()) {
+    return config_error("lease_duration (" + ms(duration) +
+                        ") must be a whole number of seconds: leaseDurationSeconds is an integer");
+  }
+  return duration;
+}
+
+// The elector waits up to (1 + jitter) x the longest period (the watch backoff tops out at
+// the lease duration). Checked in floating point so the check itself cannot overflow; the
+// bound leaves steady_clock room for now() + wait.
+api::Result<void> check_longest_wait(milliseconds lease, milliseconds poll, double jitter) {
+  constexpr double kMaxWaitMs = 8e15;  // 8e18 ns of a 9.2e18 ns steady_clock range, ~250 years
+  const double longest = (1.0 + jitter) * static_cast<double>(std::max(lease, poll).count());
+  if (longest > kMaxWaitMs) {
+    return config_error("(1 + jitter) x max(lease_duration, retry_period) = (1 + " + jitter_text(jitter) + ") x " +
+                        ms(std::max(lease, poll)) + " exceeds the longest wait a timer can hold (about 250 years)");
+  }
+  return {};
+}
+
 }  // namespace
 
 api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options) {
@@ -39,21 +78,16 @@ api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options) {
   if (retry <= milliseconds::zero()) {
     return config_error("renew_interval must be positive, got " + ms(retry));
   }
+  if (retry > kMaxLeaseDuration) {
+    return config_error("renew_interval (" + ms(retry) + ") must be below lease_duration, at most " +
+                        std::to_string(kMaxLeaseDuration.count()) + "s");
+  }
   if (!std::isfinite(options.jitter) || options.jitter < 1.0) {
     return config_error("jitter must be at least 1.0, got " + jitter_text(options.jitter));
   }
-  // leaseDurationSeconds is an integer on the wire, so the default is rounded up to whole
-  // seconds (rounding up only widens the margin over the renew deadline).
-  milliseconds duration{0};
-  if (options.lease_duration) {
-    duration = *options.lease_duration;
-    if (duration < std::chrono::seconds(1)) {
-      return config_error("lease_duration must be at least 1s, got " + ms(duration));
-    }
-  } else {
-    const auto twice = 2 * retry.count();
-    duration = std::chrono::seconds((twice + 999) / 1000);
-  }
+  const auto lease = resolve_lease_duration(options, retry);
+  if (!lease.ok()) return lease.error();
+  const milliseconds duration = *lease;
   const milliseconds deadline = options.renew_deadline.value_or(duration * 2 / 3);
   if (deadline <= milliseconds::zero()) {
     return config_error("renew_deadline must be positive, got " + ms(deadline));
@@ -72,6 +106,7 @@ api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options) {
                         jitter_text(options.jitter) + " x " + ms(retry) + " = " +
                         std::to_string(std::llround(jittered)) + "ms)");
   }
+  if (auto waits = check_longest_wait(duration, poll, options.jitter); !waits.ok()) return waits.error();
   return ResolvedTimings{duration, deadline, retry, poll, options.jitter};
 }
 

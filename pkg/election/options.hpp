@@ -15,6 +15,8 @@
 namespace kle::election {
 
 inline constexpr const char* kDefaultLeaseName = "kube-leader-elector";
+// The longest lease the API can state: leaseDurationSeconds is an int32.
+inline constexpr std::chrono::seconds kMaxLeaseDuration{2'147'483'647};
 
 struct ElectorOptions {
   bool auto_close = true;                 // stop (and release) on SIGINT/SIGTERM
@@ -23,7 +25,10 @@ struct ElectorOptions {
   std::string namespace_;                 // empty: service-account namespace in a pod, else "default"
   std::optional<log::Logger> log;         // empty: a logger that discards everything
   std::chrono::milliseconds renew_interval{10000};       // how often the leader renews (client-go RetryPeriod)
-  std::optional<std::chrono::seconds> lease_duration;     // default 2 x renew_interval, rounded up to whole seconds
+  // Written as leaseDurationSeconds (an int32): whole seconds, 1s..kMaxLeaseDuration; a value
+  // the Lease cannot state exactly is refused, never rounded. Default 2 x renew_interval,
+  // rounded up to whole seconds.
+  std::optional<std::chrono::milliseconds> lease_duration;
   std::optional<std::chrono::milliseconds> renew_deadline; // default 2/3 of lease_duration
   // Followers watch the Lease; this is how often they GET it while the watch is down (with
   // jitter). Default renew_interval.
@@ -44,8 +49,9 @@ struct ResolvedTimings {
 };
 
 // Fills defaults and enforces lease_duration > renew_deadline > jitter x renew_interval
-// (jitter >= 1, lease_duration >= 1s). The error (kind config) says which rule failed with
-// the numbers involved.
+// (jitter >= 1; lease_duration whole seconds in [1s, kMaxLeaseDuration], so the Lease states
+// exactly what this process keeps in memory), and that every jittered wait fits a
+// steady_clock timer. The error (kind config) says which rule failed with the numbers involved.
 api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options);
 // A non-empty identity, a DNS-1123 subdomain lease name and a DNS-1123 label namespace.
 // Run it on with_defaults(options): empty identity/namespace are errors here.

@@ -1,8 +1,11 @@
 #pragma once
 // One small HTTP/1.1 server for the controller's probes and metrics. Runs as coroutines on
 // the caller's executor (no threads of its own); GET/HEAD only; keep-alive; every read and
-// write has a deadline so a slow or stalled client cannot pin a connection; a cap on
-// concurrent connections and on header size bounds what a scraper storm can cost.
+// write has a deadline. It must keep answering the kubelet's liveness probe while anyone who
+// can reach the port holds connections open (issue 15): a request must arrive whole within a
+// few seconds, and when the connection cap is reached a new connection is admitted by closing
+// the one that has waited longest for its request, so idle and slowloris connections cannot
+// lock a probe out, and memory and descriptors stay bounded.
 //
 // Threading: all member functions must be called on the executor's thread (e.g. from a
 // signal handler or coroutine on the same io_context), the way cmd/ runs one io_context.
@@ -23,11 +26,17 @@ namespace kle::http {
 
 struct ServerOptions {
   std::string address = "0.0.0.0:8080";  // see parse_listen_address
-  // Deadline for reading one whole request, including the keep-alive wait before it.
-  std::chrono::milliseconds read_timeout{10'000};
+  // A request (headers and the tiny body) must arrive whole within this, counted from accept
+  // on a new connection and from its first byte on a kept-alive one. Probes and scrapers send
+  // theirs at once; an idle or trickling (slowloris) client is dropped when it runs out.
+  std::chrono::milliseconds request_timeout{3'000};
+  // How long a kept-alive connection may wait for the first byte of its next request.
+  std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds write_timeout{10'000};
-  // Connections beyond this are accepted and closed at once, so the backlog never fills.
-  std::size_t max_connections = 32;
+  // Open connections at most; start() lowers it to half the RLIMIT_NOFILE soft limit, so the
+  // API client always finds a descriptor. At the cap a new connection is still admitted: the
+  // connection that has waited longest for its request (idle, slowloris) is closed for it.
+  std::size_t max_connections = 256;
   std::uint32_t max_header_bytes = 8U * 1024U;  // 431 beyond this
   std::uint64_t max_body_bytes = 4UL * 1024UL;  // GET/HEAD carry none; 413 beyond this
 };
@@ -51,8 +60,12 @@ class Server {
   // The bound endpoint; with port 0 this is where the kernel put us.
   [[nodiscard]] boost::asio::ip::tcp::endpoint local_endpoint() const;
   [[nodiscard]] std::uint16_t port() const { return local_endpoint().port(); }
-  // Live connections right now (for tests and debugging).
+  // Open connections right now (for tests and debugging).
   [[nodiscard]] std::size_t connections() const;
+  // The cap in force: max_connections, lowered by start() to half the descriptor limit.
+  [[nodiscard]] std::size_t connection_limit() const;
+  // Connections closed at the cap to admit a newer one, since construction.
+  [[nodiscard]] std::uint64_t evictions() const;
 
   // Closes the acceptor and every live connection; idempotent.
   void stop();

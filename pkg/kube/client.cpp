@@ -143,6 +143,7 @@ TransportOptions transport_options(const ClientOptions& o) {
   TransportOptions t;
   t.request_timeout = o.request_timeout;
   t.user_agent = o.user_agent;
+  t.log = o.log;
   return t;
 }
 

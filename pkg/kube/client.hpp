@@ -16,6 +16,7 @@
 #include "api/lease.hpp"
 #include "api/pod.hpp"
 #include "api/result.hpp"
+#include "log/logger.hpp"
 
 namespace kle::kube {
 
@@ -30,6 +31,9 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{5000};  // must stay below the renew deadline
   std::chrono::seconds watch_timeout{290};          // server-side timeoutSeconds of one watch
   std::string user_agent = "kube-leader-elector/0.1";
+  // Where a refused bearer-token re-read is reported (the file's new content could not be a
+  // header value, so the last good token keeps serving). Empty: nowhere.
+  std::optional<log::Logger> log;
 };
 
 // Told about every finished request, for metrics (requests by verb and status code).

@@ -1,11 +1,12 @@
 #include "kube/config.hpp"
 
+#include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "kube/config_detail.hpp"
 
@@ -16,20 +17,31 @@ api::Error config_error(std::string message) {
   return api::Error{api::ErrorKind::config, 0, {}, std::move(message)};
 }
 
-std::optional<std::string> read_file(const std::string& path, std::string& error) {
+std::optional<std::string> read_file(const std::string& path, std::string& error, std::size_t max_bytes) {
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = "cannot read " + path + ": " + (errno != 0 ? std::strerror(errno) : "open failed");
     return std::nullopt;
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
+  // Read in pieces and stop at the limit: the size from stat() would not cover a FIFO or
+  // /dev/zero, which report none and never end.
+  std::string out;
+  std::array<char, 16 * 1024> buf{};
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    if (n > max_bytes - out.size()) {
+      error = "cannot read " + path + ": larger than the " + std::to_string(max_bytes) + "-byte limit";
+      return std::nullopt;
+    }
+    out.append(buf.data(), n);
+  }
   if (in.bad()) {
     error = "cannot read " + path + ": read failed";
     return std::nullopt;
   }
-  return std::move(buf).str();
+  return out;
 }
 
 std::string trim(std::string_view s) {
@@ -83,6 +95,23 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
+std::string bearer_token_problem(std::string_view token) {
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const auto c = static_cast<unsigned char>(token[i]);
+    if (c > 0x20 && c < 0x7F) continue;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02x", static_cast<unsigned>(c));
+    std::string what = c == '\n'  ? "a line feed (LF)"
+                       : c == '\r' ? "a carriage return (CR)"
+                       : c == ' ' || c == '\t' ? std::string("whitespace (") + hex + ")"
+                       : c >= 0x80 ? std::string("a non-ASCII byte (") + hex + ")"
+                                   : std::string("a control character (") + hex + ")";
+    return "holds " + what + " at byte " + std::to_string(i) +
+           "; a bearer token may hold only visible ASCII characters";
+  }
+  return {};
+}
+
 }  // namespace detail
 
 using detail::config_error;
@@ -114,7 +143,11 @@ Result<ClusterConfig> load_in_cluster(const InClusterPaths& paths) {
   c.token_file = join(paths.dir, "token");
   const auto token = detail::read_file(c.token_file, err);
   if (!token) return config_error("in-cluster: service-account token: " + err);
-  if (detail::trim(*token).empty()) return config_error("in-cluster: service-account token: " + c.token_file + " is empty");
+  const std::string trimmed = detail::trim(*token);
+  if (trimmed.empty()) return config_error("in-cluster: service-account token: " + c.token_file + " is empty");
+  if (auto why = detail::bearer_token_problem(trimmed); !why.empty()) {
+    return config_error("in-cluster: service-account token: " + c.token_file + " " + why);
+  }
   c.tls.ca_file = join(paths.dir, "ca.crt");
   auto ca = detail::read_file(c.tls.ca_file, err);
   if (!ca) return config_error("in-cluster: service-account CA: " + err);

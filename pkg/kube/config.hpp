@@ -3,6 +3,7 @@
 // kubeconfig. Loading is start-up work, but still returns errors as values so the CLI can
 // print one clear line that names the file and the field.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,6 @@ using api::Result;
 struct TlsConfig {
   std::string ca_pem;            // PEM bundle to verify the server (inline or read from ca_file)
   std::string ca_file;           // when set, re-read on reconnect (the CA can rotate too)
-  bool insecure_skip_verify = false;  // only ever true when the kubeconfig says so
   std::string client_cert_pem;
   std::string client_key_pem;
   std::string server_name;       // SNI and hostname check; defaults to host
@@ -54,19 +54,29 @@ Result<std::optional<ClusterConfig>> discover_config(const std::string& explicit
 std::string in_cluster_namespace(const InClusterPaths& paths = {});
 
 // Reads a bearer token from a file at most once per `refresh`, keeping the last good token
-// when a re-read fails (a rotation in progress must not log us out).
+// when a re-read fails (a rotation in progress must not log us out). A token that could not
+// be sent as a header value (see detail::bearer_token_problem) is never used: a re-read one
+// is refused and reported to `on_refused`, and the last good token keeps serving.
 class TokenSource {
  public:
   using Clock = std::chrono::steady_clock;
+  // Gets one line naming the file and the offending byte; never the token.
+  using RefusalHandler = std::function<void(const std::string& reason)>;
   explicit TokenSource(std::string_view static_token, std::string token_file = {},
-                       std::chrono::seconds refresh = std::chrono::seconds(60));
-  // `now` is injectable for tests.
-  const std::string& token(Clock::time_point now = Clock::now());
+                       std::chrono::seconds refresh = std::chrono::seconds(60), RefusalHandler on_refused = {});
+  // The token to send; empty means none (anonymous). An error when the only token there is
+  // was refused: the static one, or the file's before it ever gave a good one. `now` is
+  // injectable for tests.
+  Result<std::string> token(Clock::time_point now = Clock::now());
 
  private:
+  void reread();
+
   std::string token_;
+  std::optional<api::Error> refused_;  // why there is no usable token, while token_ is empty
   std::string file_;
   std::chrono::seconds refresh_;
+  RefusalHandler on_refused_;
   std::optional<Clock::time_point> last_read_;
 };
 

@@ -2,10 +2,12 @@
 // by file and field ("kubeconfig /x/config: users[0].user.client-key-data: invalid base64").
 #include <filesystem>
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include "kube/config.hpp"
 #include "kube/config_detail.hpp"
+#include "kube/yaml_depth.hpp"
 
 namespace kle::kube {
 namespace {
@@ -161,11 +163,13 @@ Result<void> apply_cluster(const Doc& doc, const YAML::Node& c, const std::strin
   out.tls.ca_pem = std::move(*ca);
   auto insecure = doc.boolean(c, "insecure-skip-tls-verify", at);
   if (!insecure.ok()) return std::move(insecure).error();
-  // kubectl refuses this combination too: it would silently verify nothing.
-  if (*insecure && !out.tls.ca_pem.empty()) {
-    return doc.fail(at + ": insecure-skip-tls-verify together with a certificate authority is not allowed");
+  // Refused outright, with no flag to allow it: the bearer token would go to whoever answers.
+  // The cluster's CA is always at hand to put here instead.
+  if (*insecure) {
+    return doc.fail(at + ".insecure-skip-tls-verify: TLS verification cannot be turned off (the token would go to "
+                         "an unverified server); set certificate-authority-data to the cluster's CA, e.g. from the "
+                         "kube-root-ca.crt ConfigMap that every namespace has");
   }
-  out.tls.insecure_skip_verify = *insecure;
   auto sni = doc.scalar(c, "tls-server-name", at);
   if (!sni.ok()) return std::move(sni).error();
   out.tls.server_name = std::move(*sni);
@@ -195,12 +199,17 @@ Result<void> apply_user(const Doc& doc, const YAML::Node& u, const std::string& 
   auto token = doc.scalar(u, "token", at);
   if (!token.ok()) return std::move(token).error();
   out.token = detail::trim(*token);
+  if (auto why = detail::bearer_token_problem(out.token); !why.empty()) return doc.fail(at + ".token: " + why);
   auto token_file = doc.scalar(u, "tokenFile", at);
   if (!token_file.ok()) return std::move(token_file).error();
   if (!token_file->empty()) {
     out.token_file = doc.resolve(*token_file);
     std::string err;
-    if (!detail::read_file(out.token_file, err)) return doc.fail(at + ".tokenFile: " + err);
+    const auto content = detail::read_file(out.token_file, err);
+    if (!content) return doc.fail(at + ".tokenFile: " + err);
+    // Checked now for a clear start-up error; TokenSource checks every re-read too.
+    if (auto why = detail::bearer_token_problem(detail::trim(*content)); !why.empty())
+      return doc.fail(at + ".tokenFile: " + out.token_file + " " + why);
   }
   auto cert = doc.bytes(u, "client-certificate-data", "client-certificate", at);
   if (!cert.ok()) return std::move(cert).error();
@@ -253,13 +262,22 @@ Result<ClusterConfig> load_document(const Doc& doc, const YAML::Node& root, cons
 Result<ClusterConfig> load_kubeconfig(const std::string& path, const std::string& context) {
   const Doc doc(path);
   std::string err;
-  const auto text = detail::read_file(path, err);
+  // Both limits come before yaml-cpp, which needs minutes for ten megabytes of nested flow
+  // collections and then reports only "bad file".
+  const auto text = detail::read_file(path, err, detail::kMaxKubeconfigBytes);
   if (!text) return detail::config_error("kubeconfig: " + err);
+  if (const auto line = detail::yaml_too_deep(*text, detail::kMaxKubeconfigDepth)) {
+    return doc.fail("line " + std::to_string(*line) + ": YAML nested more than " +
+                    std::to_string(detail::kMaxKubeconfigDepth) + " levels deep (the limit for a kubeconfig)");
+  }
   try {
     const YAML::Node root = YAML::Load(*text);
     auto c = load_document(doc, root, context);
     if (c.ok()) c->source = path;
     return c;
+  } catch (const YAML::DeepRecursion& e) {
+    // A backstop for nesting our scan undercounted; yaml-cpp 0.7's own message says "bad file".
+    return doc.fail("line " + std::to_string(e.mark.line + 1) + ": YAML nested too deep for the YAML parser");
   } catch (const YAML::Exception& e) {
     // Start-up only: yaml-cpp reports syntax errors (and some type errors) by throwing.
     return doc.fail(std::string("invalid YAML: ") + e.what());

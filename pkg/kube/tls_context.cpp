@@ -45,18 +45,15 @@ Result<std::shared_ptr<ssl::context>> build(const TlsConfig& tls, const std::str
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   boost::system::error_code ec;
-  if (tls.insecure_skip_verify) {
-    ctx->set_verify_mode(ssl::verify_none, ec);
-  } else {
-    ctx->set_verify_mode(ssl::verify_peer, ec);
-    if (!ec) {
-      if (ca.empty())
-        ctx->set_default_verify_paths(ec);
-      else
-        ctx->add_certificate_authority(boost::asio::buffer(ca), ec);
-    }
-    if (ec) return config_error("loading the CA bundle: " + ec.message());
+  // Always verify: the bearer token must never reach a server we have not authenticated.
+  ctx->set_verify_mode(ssl::verify_peer, ec);
+  if (!ec) {
+    if (ca.empty())
+      ctx->set_default_verify_paths(ec);
+    else
+      ctx->add_certificate_authority(boost::asio::buffer(ca), ec);
   }
+  if (ec) return config_error("loading the CA bundle: " + ec.message());
   if (!tls.client_cert_pem.empty() || !tls.client_key_pem.empty()) {
     ctx->use_certificate_chain(boost::asio::buffer(tls.client_cert_pem), ec);
     if (ec) return config_error("loading the client certificate: " + ec.message());
@@ -95,7 +92,6 @@ Result<void> TlsContextCache::prepare(SSL* ssl) const {
   if (!ip && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                       const_cast<char*>(name_.c_str())) != 1)
     return config_error("cannot set SNI to " + name_);
-  if (tls_.insecure_skip_verify) return {};
   const int set = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name_.c_str())
                      : SSL_set1_host(ssl, name_.c_str());
   if (set != 1) return config_error("cannot verify the server as " + name_);

@@ -31,8 +31,6 @@ using api::Error;
 using api::ErrorKind;
 using api::Result;
 
-constexpr std::uint32_t kHeaderLimit = 64 * 1024;
-
 struct Connection {
   Connection(const net::any_io_executor& ex, std::shared_ptr<ssl::context> c)
       : ctx(std::move(c)), stream(ex, *ctx) {}
@@ -91,7 +89,13 @@ struct Transport::Impl {
 
   Impl(net::any_io_executor e, ClusterConfig c, TransportOptions o)
       : ex(std::move(e)), config(std::move(c)), options(std::move(o)),
-        tokens(config.token, config.token_file, options.token_refresh), tls(config.tls, config.host) {}
+        tokens(config.token, config.token_file, options.token_refresh, refusal_logger(options.log)),
+        tls(config.tls, config.host) {}
+
+  static TokenSource::RefusalHandler refusal_logger(const std::optional<log::Logger>& log) {
+    if (!log) return {};
+    return [log = *log](const std::string& reason) { log.warn("refusing the re-read bearer token", {{"reason", reason}}); };
+  }
 
   [[nodiscard]] std::string peer() const { return host_header(config); }
 
@@ -110,10 +114,12 @@ struct Transport::Impl {
     const std::string what = "reading the response from " + peer();
     if (c.aborted || ec == net::error::operation_aborted || ec == beast::error::timeout)
       return classify(c, ec, what);
-    if (ec == http::error::body_limit || ec == http::error::header_limit)
-      return make_error(ErrorKind::bad_response,
-                        what + ": response exceeds the " +
-                            std::to_string(options.max_body_bytes) + "-byte limit");
+    if (ec == http::error::header_limit)
+      return make_error(ErrorKind::bad_response, what + ": response header exceeds the " +
+                                                     std::to_string(options.max_header_bytes) + "-byte limit");
+    if (ec == http::error::body_limit)
+      return make_error(ErrorKind::bad_response, what + ": response body exceeds the " +
+                                                     std::to_string(options.max_body_bytes) + "-byte limit");
     if (got_some && (is_dead_connection(ec) || ec == http::error::partial_message))
       return make_error(ErrorKind::transport,
                         what + ": connection closed mid-response (torn response: " + ec.message() + ")");
@@ -128,14 +134,17 @@ struct Transport::Impl {
     return options.token_clock ? options.token_clock() : Clock::now();
   }
 
-  http::request<http::string_body> build(const HttpRequest& req) {
+  // Fails only when there is no token that can be sent (see TokenSource).
+  Result<http::request<http::string_body>> build(const HttpRequest& req) {
+    auto token = tokens.token(token_now());
+    if (!token) return make_error(ErrorKind::config, "not sending a request to " + peer() + " (" + config.source +
+                                                         "): " + token.error().message);
     http::request<http::string_body> msg{req.method, req.target, 11};
     msg.set(http::field::host, peer());
     msg.set(http::field::user_agent, options.user_agent);
     msg.set(http::field::accept, "application/json");
     // The token goes into this header and nowhere else (never into errors or logs).
-    if (const std::string& token = tokens.token(token_now()); !token.empty())
-      msg.set(http::field::authorization, "Bearer " + token);
+    if (!token->empty()) msg.set(http::field::authorization, "Bearer " + *token);
     if (!req.content_type.empty()) msg.set(http::field::content_type, req.content_type);
     msg.body() = req.body;
     msg.keep_alive(true);
@@ -202,14 +211,14 @@ struct Transport::Impl {
     bool dead_before_response = false;  // the peer had closed before sending a single byte
   };
 
-  net::awaitable<Exchange> exchange(Connection& c, const HttpRequest& req, Clock::time_point deadline) {
-    auto msg = build(req);
+  net::awaitable<Exchange> exchange(Connection& c, const http::request<http::string_body>& msg,
+                                    Clock::time_point deadline) {
     beast::get_lowest_layer(c.stream).expires_at(deadline);
     error_code ec;
     co_await http::async_write(c.stream, msg, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return Exchange{classify(c, ec, "writing the request to " + peer()), false, is_dead_connection(ec)};
     http::response_parser<http::string_body> parser;
-    parser.header_limit(kHeaderLimit);
+    parser.header_limit(options.max_header_bytes);
     parser.body_limit(options.max_body_bytes);
     co_await http::async_read(c.stream, c.buffer, parser, net::redirect_error(net::use_awaitable, ec));
     if (ec) {
@@ -224,6 +233,8 @@ struct Transport::Impl {
 
   net::awaitable<Result<HttpResponse>> request(HttpRequest req) {
     const auto deadline = Clock::now() + options.request_timeout;
+    auto msg = build(req);
+    if (!msg) co_return msg.error();
     for (int attempt = 0;; ++attempt) {
       // The retry goes to a fresh connection: whatever killed one pooled connection (a
       // server restart, an idle timeout) has likely killed its pooled siblings too.
@@ -240,7 +251,7 @@ struct Transport::Impl {
       } else if (auto opened = co_await open(*conn, deadline); !opened) {
         co_return opened.error();
       }
-      auto done = co_await exchange(*conn, req, deadline);
+      auto done = co_await exchange(*conn, *msg, deadline);
       if (done.result.ok()) {
         if (done.keep_alive) put_idle(std::move(conn));
         co_return std::move(done.result);
@@ -283,18 +294,19 @@ struct Transport::Impl {
   net::awaitable<Result<HttpResponse>> stream(HttpRequest req, std::chrono::milliseconds idle_timeout,
                                               BodySink sink) {
     const auto deadline = Clock::now() + options.request_timeout;
+    auto msg = build(req);
+    if (!msg) co_return msg.error();
     auto made = fresh_connection();
     if (!made) co_return made.error();
     ConnPtr conn = std::move(made).value();
     ActiveScope scope(active, conn.get());
     if (auto opened = co_await open(*conn, deadline); !opened) co_return opened.error();
-    auto msg = build(req);
     beast::get_lowest_layer(conn->stream).expires_at(deadline);
     error_code ec;
-    co_await http::async_write(conn->stream, msg, net::redirect_error(net::use_awaitable, ec));
+    co_await http::async_write(conn->stream, *msg, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return classify(*conn, ec, "writing the request to " + peer());
     http::response_parser<http::buffer_body> parser;
-    parser.header_limit(kHeaderLimit);
+    parser.header_limit(options.max_header_bytes);
     parser.body_limit(boost::none);  // a watch streams for minutes; error bodies are bounded below
     co_await http::async_read_header(conn->stream, conn->buffer, parser, net::redirect_error(net::use_awaitable, ec));
     if (ec) co_return read_error(*conn, ec, parser.got_some() || conn->buffer.size() != 0);

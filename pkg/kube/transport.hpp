@@ -3,12 +3,15 @@
 //
 // - Full verification: the CA bundle (re-read from TlsConfig::ca_file before each new
 //   connection, so a rotated CA is picked up), SNI, and a hostname or IP check; client
-//   certificates; insecure_skip_verify only when the config says so.
+//   certificates. Verification cannot be turned off.
 // - A bearer token from TokenSource (file re-read at most once per token_refresh). The token
-//   only ever goes into the Authorization header: never into errors or logs.
+//   only ever goes into the Authorization header: never into errors or logs. A token that
+//   cannot be a header value is never sent: a request with no usable token fails with
+//   ErrorKind::config before connecting, and a refused re-read is logged (options.log).
 // - A small keep-alive pool; one deadline per request covering connect, TLS, write and read.
 // - Any HTTP status is a *value* here (HttpResponse); errors are only failures to obtain a
-//   complete response: transport, timeout, cancelled, bad_response (body over the limit).
+//   complete response: transport, timeout, cancelled, bad_response (header or body over its
+//   limit), and config (no token that can be sent, or a TLS setup failure).
 //
 // Not thread-safe: all calls must run on the same (single-threaded or strand) executor, and
 // the Transport must outlive every call it started.
@@ -18,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +32,7 @@
 
 #include "api/result.hpp"
 #include "kube/config.hpp"
+#include "log/logger.hpp"
 
 namespace kle::kube {
 
@@ -48,6 +53,7 @@ struct TransportOptions {
   std::chrono::milliseconds request_timeout{5000};
   std::string user_agent = "kube-leader-elector/0.1";
   std::size_t max_body_bytes = std::size_t{16} << 20;  // a bad server cannot exhaust memory
+  std::uint32_t max_header_bytes = 64 * 1024;          // status line and header fields
   std::size_t max_idle_connections = 4;
   // A pooled connection idle longer than this is dropped rather than tried: servers and
   // middleboxes close idle connections, and a fresh one is cheaper than a failed attempt.
@@ -55,6 +61,8 @@ struct TransportOptions {
   std::chrono::seconds token_refresh{60};
   // The clock for token re-reads; tests inject a fake one. Empty means steady_clock::now.
   std::function<std::chrono::steady_clock::time_point()> token_clock;
+  // Where a refused token re-read is reported (warn). Empty: nowhere.
+  std::optional<log::Logger> log;
 };
 
 // Receives a streamed 2xx body piece by piece (a watch). Returning an error stops the stream

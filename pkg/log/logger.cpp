@@ -33,18 +33,41 @@ void append_json_field(std::string& out, const Field& f) {
   }
 }
 
-void append_text_field(std::string& out, const Field& f) {
-  out += ' ';
-  out += f.key;
-  out += '=';
-  const bool needs_quotes = f.value.empty() || f.value.find_first_of(" \"=") != std::string::npos;
-  if (needs_quotes) {
+bool is_control(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7f;
+}
+
+// Bare only where that reads back unambiguously: no space (in values), quote, '=', backslash
+// or control character. Values come from outside (POD_NAME, a Lease's holderIdentity), so a
+// newline must not start a forged line and a '" x=y' must not forge a field.
+bool needs_quotes(std::string_view s, bool space_ok) {
+  for (const char c : s) {
+    if (c == '"' || c == '=' || c == '\\' || is_control(c) || (c == ' ' && !space_ok)) return true;
+  }
+  return false;
+}
+
+void append_text_value(std::string& out, std::string_view value, bool space_ok) {
+  if (value.empty() || needs_quotes(value, space_ok)) {
     out += '"';
-    out += json_escape(f.value);
+    out += json_escape(value);
     out += '"';
   } else {
-    out += f.value;
+    out += value;
   }
+}
+
+// Keys are the caller's literals; anything that would break key=value parsing becomes '_'.
+void append_text_key(std::string& out, std::string_view key) {
+  for (const char c : key) out += (c == ' ' || c == '"' || c == '=' || is_control(c)) ? '_' : c;
+}
+
+void append_text_field(std::string& out, const Field& f) {
+  out += ' ';
+  append_text_key(out, f.key);
+  out += '=';
+  append_text_value(out, f.value, false);
 }
 
 }  // namespace
@@ -60,7 +83,7 @@ std::string json_escape(std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
+        if (is_control(c)) {  // DEL too: valid JSON either way, and inert on a terminal
           char esc[8];
           std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
           out += esc;
@@ -108,7 +131,9 @@ void Logger::log(Level level, std::string_view msg, Fields fields) const {
     for (const Field& f : fields) append_json_field(line, f);
     line += '}';
   } else {
-    line = timestamp() + ' ' + to_string(level) + ' ' + std::string(msg);
+    line = timestamp() + ' ' + to_string(level) + ' ';
+    // The message keeps its spaces bare (it is for people) unless something in it needs quotes.
+    append_text_value(line, msg, true);
     line += bound_text_;
     for (const Field& f : fields) append_text_field(line, f);
   }

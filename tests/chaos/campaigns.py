@@ -71,8 +71,27 @@ def exactly_one_leader(run, who=None):
         run.ok(len(ls) == 1 and ls[0] is who, "exactly one leader now, %s: %s" % (who.proc, names))
 
 
+def wait_for(cond, timeout_s, interval=0.1):
+    """Polls cond until it holds (True) or timeout_s passed (False): a condition, not a sleep
+    that has to be long enough on a busy machine."""
+    deadline = time.time() + timeout_s
+    while not cond():
+        if time.time() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
+def follows(run, e, holder, timeout_s=30):
+    """Asserts that e runs and follows `holder` (its /leader names it and says isLeader=false):
+    a negative check on e ("it does not take over") means something only from then on."""
+    ok = wait_for(lambda: e.sees_holder() == holder and e.says_follower(), timeout_s)
+    run.ok(ok, "%s runs and follows %s (its /leader: holder %r)" % (e.proc, holder, e.sees_holder()))
+
+
 def step_down_checks(run, leader, t0, what):
-    """The leader's own log and its /leader both say it stopped leading by the renew deadline."""
+    """The leader's own log and its /leader both say it stopped leading by the renew deadline,
+    counted from the fault and from its own last successful renewal."""
     t = run.t
     deadline = t0 + t.renew_deadline_ms + STEP_DOWN_SLACK_MS + 2000
     seen = None
@@ -82,7 +101,7 @@ def step_down_checks(run, leader, t0, what):
     health = set()
     while now_ms() < deadline:
         health.add(leader.healthz())
-        if not leader.is_leader():
+        if leader.says_follower():  # an answer saying so; no answer proves nothing
             seen = now_ms()
             break
         time.sleep(0.05)
@@ -94,6 +113,14 @@ def step_down_checks(run, leader, t0, what):
     run.ok(lost - t0 <= t.renew_deadline_ms + STEP_DOWN_SLACK_MS,
            "%s stepped down %d ms after %s (renew deadline %d ms + %d ms scheduling slack; lease %d ms)"
            % (leader.proc, lost - t0, what, t.renew_deadline_ms, STEP_DOWN_SLACK_MS, t.lease_ms))
+    # The deadline runs from the send time of the last renewal that succeeded, which is before
+    # that renewal's log line: so this gap is at most the deadline (plus timer lateness),
+    # however long the fault took to bite.
+    renewed = [x for x in leader.msg_times("lease renewed") + leader.msg_times("leadership acquired") if x <= lost]
+    last = max(renewed) if renewed else None
+    run.ok(last is not None and lost - last <= t.renew_deadline_ms + STEP_DOWN_SLACK_MS,
+           "%s stepped down %s ms after its last successful renewal (renew deadline %d ms + %d ms slack)"
+           % (leader.proc, lost - last if last is not None else "?", t.renew_deadline_ms, STEP_DOWN_SLACK_MS))
     run.ok(seen is not None, "%s /leader says isLeader=false %d ms after %s"
            % (leader.proc, (seen or now_ms()) - t0, what))
     return lost
@@ -153,8 +180,10 @@ def c_partition(run):
     for rnd in range(2):
         leader = initial_leader(run)
         time.sleep(2)
-        t0 = run.fault("blackhole %s's proxy (round %d)" % (leader.proc, rnd + 1))
-        proxies[leader.idx].blackhole()
+        run.fault("blackhole %s's proxy (round %d)" % (leader.proc, rnd + 1))
+        # From when the proxy says it switched: it handles the signal asynchronously.
+        t0 = proxies[leader.idx].blackhole()
+        run.event("fault", what="%s's proxy is a blackhole" % leader.proc)
         lost = step_down_checks(run, leader, t0, "its partition")
         bound_s = (t.lease_ms + t.renew_deadline_ms + 2 * t.request_timeout_ms) // 1000 + 5
         others = [e for e in es if e is not leader]
@@ -178,7 +207,11 @@ def c_partition(run):
 # (what, the fault as faultproxy.py takes it, how many renewals in a row get it)
 BAD_RESPONSES = (
     ("409 Conflict", dict(fault="status", status=409), 2),
-    ("429 with Retry-After: 2", dict(fault="status", status=429, retry_after=2), 1),
+    # The leader honours a Retry-After only up to half of what is left of its renew-deadline
+    # budget (so there is always room for one more try before it would have to step down):
+    # with a 1 s retry period and a 4 s deadline about 1.5 s are left to give, so a 1 s
+    # Retry-After is honoured in full, and that is what is asserted below.
+    ("429 with Retry-After: 1", dict(fault="status", status=429, retry_after=1), 1),
     ("500 Internal Server Error", dict(fault="status", status=500), 2),
     ("a torn response (half the body, then close)", dict(fault="torn"), 1),
     ("a closed connection (the write lands, no response)", dict(fault="close"), 1),
@@ -208,7 +241,7 @@ def c_bad_responses(run):
         def injected():
             hits[:] = [r for r in px.records() if r.get("id") == fid]
             return len(hits) >= count
-        deadline = time.time() + 10
+        deadline = time.time() + 30
         while not injected() and time.time() < deadline:
             time.sleep(0.05)
         run.ok(len(hits) == count, "the proxy injected it into %d of %d renewal(s)" % (len(hits), count))
@@ -307,7 +340,7 @@ subjects: [{kind: ServiceAccount, name: %s, namespace: %s}]
     control = run.elector(3, TOK_APP, kubeconfig=c.kubeconfig(os.path.join(run.dir, "kubeconfig-inline-a"),
                                                               token=tok_a),
                           extra=["--leader-label", TOK_LABEL]).start()
-    time.sleep(3)
+    follows(run, control, leader.identity)  # token A works for it, before the rotation
     t_rot = run.fault("rotated the token file: token A -> token B (both bound to a Secret)")
     write_atomic(tok_file, tok_b + "\n")
     # The client re-reads the file at most once a minute (client-go's period): wait that out.
@@ -326,6 +359,20 @@ subjects: [{kind: ServiceAccount, name: %s, namespace: %s}]
     run.ok(t_conf is not None, "the apiserver rejects token A %d ms after its Secret was deleted"
            % ((t_conf or now_ms()) - t_rev))
     run.ok(token_works(run, tok_b), "token B is accepted")
+    # The control must now be refused. A follower asks the apiserver only when something wakes
+    # it (its watch was authenticated once, at connect), so whether the running one meets the
+    # revocation is a race; the same elector started again with the same inline token A asks
+    # at once.
+    control.term()
+    control.start()
+    run.event("fault", what="restarted the control elector with the revoked token A inline")
+
+    def denied():
+        return [l for l in control.lines() if "401" in json.dumps(l) and "lease" in l.get("msg", "")]
+    wait_for(lambda: denied(), 30)
+    run.ok(denied() and not control.msg_times("leadership acquired"),
+           "the control elector (inline token A) was refused (%d 401s logged) and never led: the revocation bites"
+           % len(denied()))
     window = 2 * t.renew_deadline_ms + 2000
     time.sleep(window / 1000)
     lost = {e.proc: e.msg_times("leadership lost", started) for e in es + [control]}
@@ -341,18 +388,15 @@ subjects: [{kind: ServiceAccount, name: %s, namespace: %s}]
     run.say("401s logged by the electors over the whole run: %d" % fails)
     t0 = run.fault("SIGTERM %s: a follower must now take over with the rotated token" % leader.proc)
     leader.term()
-    new = run.wait_leader(10, among=[e for e in es if e is not leader])
+    bound_s = (t.lease_ms + t.renew_deadline_ms + 2 * t.request_timeout_ms) // 1000 + 5
+    new = run.wait_leader(bound_s, among=[e for e in es if e is not leader])
     t_new = now_ms()
-    time.sleep(1)
-    denied = [l for l in control.lines() if "401" in json.dumps(l) and "lease" in l.get("msg", "")]
-    run.ok(denied and not control.msg_times("leadership acquired"),
-           "the control elector (inline token A) was refused (%d 401s logged) and never led: the revocation bites"
-           % len(denied))
     run.ok(new is not None, "follower %s took over %d ms after SIGTERM, authenticating with token B"
            % (new.proc if new else "none", t_new - t0))
-    time.sleep(3)
+    run.ok(not control.msg_times("leadership acquired"), "the control elector never led through the handover")
+    wait_for(lambda: len(new.msg_times("lease renewed", t0)) >= 2, 30)
     ren = new.msg_times("lease renewed", t0)
-    run.ok(new.is_leader() and len(ren) >= 1, "%s renews: %d renewals" % (new.proc, len(ren)))
+    run.ok(new.is_leader() and len(ren) >= 2, "%s renews: %d renewals" % (new.proc, len(ren)))
 
 
 # --- (4) lease tampering -------------------------------------------------------------------------
@@ -445,6 +489,7 @@ def c_clock_skew(run):
     skew_ms = micro_ms(lease["spec"]["renewTime"]) - now_ms()
     run.ok(skew_ms > 4 * 3600 * 1000, "the fake clock is in effect: renewTime it wrote is %.2f h ahead" % (skew_ms / 3.6e6))
     normal = run.elector(0, APP).start()
+    follows(run, normal, skewed.identity)
     observe = t.lease_ms + 3000
     time.sleep(observe / 1000)
     run.ok(skewed.is_leader() and not normal.is_leader() and not skewed.msg_times("leadership lost"),
@@ -456,6 +501,7 @@ def c_clock_skew(run):
     run.ok(new is normal, "%s took over %d ms after the skewed leader released" % (normal.proc, now_ms() - t0))
     skewed.start()
     run.fault("restarted %s (+5h) as a follower" % skewed.proc)
+    follows(run, skewed, normal.identity)
     time.sleep(observe / 1000)
     run.ok(normal.is_leader() and not skewed.is_leader() and not skewed.msg_times("leadership acquired", t0),
            "for %d ms the skewed follower %s, to whom every renewTime looks 5h old, never takes over"

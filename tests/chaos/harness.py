@@ -217,9 +217,40 @@ class Apiserver:
                 killed_at = float("inf")
             time.sleep(0.05)
 
+    def port(self):
+        for line in open(os.path.join(self.c.dir, "ports")):
+            if line.startswith("apiserver="):
+                return int(line.split("=", 1)[1])
+        raise Failed("no apiserver port in %s/ports" % self.c.dir)
+
+    @staticmethod
+    def _listening(port):
+        """Whether anything still listens on 127.0.0.1:port (/proc/net/tcp, state 0A)."""
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                rows = open(table).read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                f = row.split()
+                if len(f) > 3 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                    return True
+        return False
+
+    def _wait_port_free(self, timeout=30):
+        """A killed Go process can be a zombie while its other threads still hold its sockets
+        (docs/ENGINEERING.md): wait for the port, not the PID, or the new apiserver may find
+        it taken and exit."""
+        port, deadline = self.port(), time.time() + timeout
+        while self._listening(port):
+            if time.time() > deadline:
+                raise Failed("port %d still has a listener %d s after the old kube-apiserver went" % (port, timeout))
+            time.sleep(0.1)
+
     def restart(self, saved, timeout=120):
         pid, argv, env, cwd, killed_at = saved
         self._wait_gone(pid, killed_at)
+        self._wait_port_free()
         log = open(os.path.join(self.c.dir, "logs", "kube-apiserver.log"), "ab")
         p = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                              start_new_session=True, close_fds=True)
@@ -440,30 +471,48 @@ class Elector:
     def alive(self):
         return self.p is not None and self.p.poll() is None
 
-    def leader_info(self):
-        if not self.alive() or not self.port:
-            return None
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/leader" % self.port, timeout=1) as r:
-                return json.loads(r.read())
-        except Exception:
-            return None
+    def leader_info(self, tries=3):
+        """/leader as a dict; None when the process is gone or did not answer `tries` times
+        (a busy machine can miss one short timeout; that is no answer, not a "no")."""
+        for attempt in range(tries):
+            if not self.alive() or not self.port:
+                return None
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/leader" % self.port, timeout=2) as r:
+                    return json.loads(r.read())
+            except Exception:
+                if attempt + 1 < tries:
+                    time.sleep(0.1)
+        return None
 
     def is_leader(self):
         i = self.leader_info()
         return bool(i and i.get("isLeader"))
 
-    def healthz(self):
-        """The HTTP status of /healthz, or None when it does not answer."""
-        if not self.alive() or not self.port:
-            return None
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=1) as r:
-                return r.status
-        except urllib.error.HTTPError as e:
-            return e.code
-        except Exception:
-            return None
+    def says_follower(self):
+        """True only when /leader answered isLeader=false (a missing answer is not a no)."""
+        i = self.leader_info()
+        return i is not None and i.get("isLeader") is False
+
+    def sees_holder(self):
+        i = self.leader_info()
+        return i.get("holder") if i else None
+
+    def healthz(self, tries=3):
+        """The HTTP status of /healthz, or None when it did not answer `tries` times in a row
+        (one missed short timeout on a busy machine is the machine, not the elector)."""
+        for attempt in range(tries):
+            if not self.alive() or not self.port:
+                return None
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=2) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+            except Exception:
+                if attempt + 1 < tries:
+                    time.sleep(0.1)
+        return None
 
     def term(self, wait_s=15):
         self.p.send_signal(signal.SIGTERM)
@@ -505,9 +554,28 @@ class Proxy:
     def url(self):
         return "https://127.0.0.1:%d" % self.port
 
+    def _mode_changes(self, event):
+        out = []
+        try:
+            for line in open(os.path.join(self.run.dir, "proxy-%s.log" % self.name)):
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get("event") == event:
+                    out.append(rec["ts"])
+        except OSError:
+            pass
+        return out
+
     def blackhole(self):
+        """Returns when the proxy has switched (its own log says so), with that time in ms:
+        the signal is handled asynchronously, late on a busy machine."""
+        before = len(self._mode_changes("blackhole"))
         self.p.send_signal(signal.SIGUSR1)
         self.down = True
+        _wait(lambda: len(self._mode_changes("blackhole")) > before, 20, "proxy %s did not switch to blackhole" % self.name)
+        return self._mode_changes("blackhole")[-1]
 
     def heal(self):
         if self.down and self.p.poll() is None:

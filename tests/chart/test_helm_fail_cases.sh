@@ -42,9 +42,18 @@ must_fail 'sidecar.container port name "http" is the elector' --set sidecar.enab
   --set sidecar.container.image=example.com/app:1.0 --set 'sidecar.container.ports[0].containerPort=80' --set 'sidecar.container.ports[0].name=http'
 must_fail 'sidecar.container.name must not be "leader-elector"' --set sidecar.enabled=true \
   --set sidecar.container.image=example.com/app:1.0 --set sidecar.container.name=leader-elector --set leaderService.targetPort=80
+must_fail 'sidecar.container must not mount the volume "kube-api-access"' --set sidecar.enabled=true \
+  --set sidecar.container.image=example.com/app:1.0 --set 'sidecar.container.ports[0].containerPort=80' \
+  --set 'sidecar.container.volumeMounts[0].name=kube-api-access' --set 'sidecar.container.volumeMounts[0].mountPath=/token'
+must_fail 'leaderLabel key "app.kubernetes.io/instance" is one of the pod selector labels' --set leaderLabel=app.kubernetes.io/instance=x
+# A cluster that serves admission webhooks but not ValidatingAdmissionPolicy (Kubernetes < 1.30).
+must_fail "admissionPolicy.enabled: this cluster does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy" \
+  --api-versions admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration
 must_fail "serviceAccount.name is required when serviceAccount.create is false" --set serviceAccount.create=false
 # The schema (values.schema.json) rejects unknown keys and out-of-range enumerations.
 must_fail "additional properties 'replicas' not allowed" --set replicas=3
 must_fail "'/log/level': value must be one of" --set log.level=verbose
 must_fail "'/image/pullPolicy': value must be one of" --set image.pullPolicy=Sometimes
+must_fail "'/admissionPolicy/enabled': got string, want boolean" --set-string admissionPolicy.enabled=no
+must_fail "additional properties 'namespaces' not allowed" --set admissionPolicy.namespaces=x
 t_finish

@@ -13,5 +13,6 @@ check "lint, all optional objects" lint --set serviceMonitor.enabled=true --set 
   --set grafanaDashboard.enabled=true --set readinessFollowsLeadership=true
 check "lint, a single replica without RBAC or ServiceAccount" lint --set replicaCount=1 --set rbac.create=false \
   --set serviceAccount.create=false --set serviceAccount.name=existing
+check "lint, without the admission policy" lint --set admissionPolicy.enabled=false
 rm -f /tmp/kle-chart-lint.$$
 t_finish

@@ -9,8 +9,8 @@ tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 echo "helm template: default values"
 render_json >"$tmp/default.json"
 q() { jq -e -s "$1" "$tmp/${2:-default}.json" >/dev/null; }
-kinds='[.[] | .kind] | sort == ["Deployment","PodDisruptionBudget","Role","RoleBinding","Service","Service","ServiceAccount"]'
-check "exactly Deployment, SA, Role, RoleBinding, 2 Services, PDB (no optional objects)" q "$kinds"
+kinds='[.[] | .kind] | sort == ["Deployment","PodDisruptionBudget","Role","RoleBinding","Service","Service","ServiceAccount","ValidatingAdmissionPolicy","ValidatingAdmissionPolicyBinding"]'
+check "exactly Deployment, SA, Role, RoleBinding, 2 Services, PDB, admission policy + binding (no optional objects)" q "$kinds"
 dep='.[] | select(.kind=="Deployment")'
 elector="$dep | .spec.template.spec.containers[] | select(.name==\"leader-elector\")"
 check "3 replicas" q "$dep | .spec.replicas == 3"
@@ -21,12 +21,18 @@ check "liveness /healthz and readiness /readyz on port http" q "$elector | .live
 check "container: read-only root, no escalation, drop ALL, non-root 65532, seccomp" q "$elector | .securityContext | .readOnlyRootFilesystem == true and .allowPrivilegeEscalation == false and .capabilities.drop == [\"ALL\"] and .runAsNonRoot == true and .runAsUser == 65532 and .seccompProfile.type == \"RuntimeDefault\""
 check "pod: runAsNonRoot, runAsUser 65532, seccomp RuntimeDefault" q "$dep | .spec.template.spec.securityContext | .runAsNonRoot == true and .runAsUser == 65532 and .seccompProfile.type == \"RuntimeDefault\""
 check "resources have requests and limits" q "$elector | .resources.requests.cpu and .resources.requests.memory and .resources.limits.cpu and .resources.limits.memory"
-check "token mounted, grace period set, no preStop" q "$dep | .spec.template.spec | .automountServiceAccountToken == true and .terminationGracePeriodSeconds == 30 and ([.containers[].lifecycle.preStop] | all(. == null))"
+check "grace period set, no preStop" q "$dep | .spec.template.spec | .terminationGracePeriodSeconds == 30 and ([.containers[].lifecycle.preStop] | all(. == null))"
+# The kubelet's automount, made explicit for the elector container alone.
+sa_path=/var/run/secrets/kubernetes.io/serviceaccount
+token_volume='{"name":"kube-api-access","projected":{"defaultMode":420,"sources":[{"serviceAccountToken":{"path":"token","expirationSeconds":3607}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}]}}'
+check "no automounted token: automountServiceAccountToken false" q "$dep | .spec.template.spec.automountServiceAccountToken == false"
+check "projected token volume: bound token, kube-root-ca.crt, namespace (the kubelet's shape)" q "$dep | .spec.template.spec.volumes == [$token_volume]"
+check "the elector mounts it read-only at $sa_path" q "$elector | .volumeMounts == [{\"name\":\"kube-api-access\",\"mountPath\":\"$sa_path\",\"readOnly\":true}]"
 role='.[] | select(.kind=="Role") | .rules'
 check "Role: lease get/update/watch limited to the one lease" q "$role | any(.resources == [\"leases\"] and .resourceNames == [\"leader-elector\"] and .verbs == [\"get\",\"update\",\"watch\"])"
 check "Role: lease create on its own (cannot be limited by name)" q "$role | any(.resources == [\"leases\"] and .resourceNames == null and .verbs == [\"create\"])"
 check "Role: pods get/list/patch and nothing else" q "$role | length == 3 and any(.resources == [\"pods\"] and .verbs == [\"get\",\"list\",\"patch\"]) and ([.[].verbs[]] | index(\"*\") == null) and ([.[].verbs[]] | index(\"delete\") == null)"
-check "nothing cluster-wide" q '[.[] | select(.kind | test("^Cluster"))] | length == 0'
+check "no cluster-wide RBAC" q '[.[] | select(.kind | test("^Cluster"))] | length == 0'
 check "RoleBinding binds the Role to the ServiceAccount" q '.[] | select(.kind=="RoleBinding") | .roleRef.name == "leader-elector" and .subjects == [{"kind":"ServiceAccount","name":"leader-elector","namespace":"default"}]'
 pod_sel="$dep | .spec.selector.matchLabels"
 check "leader Service selector = pod selector + leader label" q "(.[] | select(.kind==\"Service\" and .metadata.name==\"leader-elector-leader\") | .spec.selector) == ($pod_sel + {\"leader-elector/leader\":\"true\"})"
@@ -48,6 +54,8 @@ check "user's container kept as given" q "$sdep | .spec.containers[0] | .image =
 check "kubectl defaults to the user's container" q "$sdep | .metadata.annotations[\"kubectl.kubernetes.io/default-container\"] == \"app\"" sidecar
 check "leader Service routes to the user's port" q '.[] | select(.metadata.name=="leader-elector-leader") | .spec.ports[0].targetPort == "web" and .spec.selector["leader-elector/leader"] == "true"' sidecar
 check "metrics still from the elector's http port" q '.[] | select(.metadata.name=="leader-elector-metrics") | .spec.ports[0].targetPort == "http"' sidecar
+check "no token for the app: automount off, the app has no mount at $sa_path" q "$sdep | .spec.automountServiceAccountToken == false and (.spec.containers[0] | .name == \"app\" and ([.volumeMounts[]?.mountPath] | index(\"$sa_path\") == null) and ([.volumeMounts[]?.name] | index(\"kube-api-access\") == null))" sidecar
+check "only the elector mounts the token volume" q "[$sdep | .spec.containers[] | select(any(.volumeMounts[]?; .name == \"kube-api-access\")) | .name] == [\"leader-elector\"]" sidecar
 
 echo "helm template: optional objects"
 render_json --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true \

@@ -50,8 +50,11 @@ targets_up() { [ "$(query 'sum(up{job="leader-elector"})')" = "2" ]; }
 wait_until 60 targets_up || fail "Prometheus did not see both targets up"
 echo "ok: Prometheus scrapes both replicas (up == 2)"
 
-leaders=$(query "sum(leader_election_is_leader{lease=\"$KLE_LEASE\",namespace=\"$KLE_NAMESPACE\"})")
-[ "$leaders" = "1" ] || fail "sum(leader_election_is_leader) = '$leaders', want 1"
+# Both targets up means each was scraped once, not that those scrapes came after the election
+# settled (the two are scraped at different instants): wait for the sum to say one leader.
+leaders_query="sum(leader_election_is_leader{lease=\"$KLE_LEASE\",namespace=\"$KLE_NAMESPACE\"})"
+one_leader() { [ "$(query "$leaders_query")" = "1" ]; }
+wait_until 60 one_leader || fail "sum(leader_election_is_leader) = '$(query "$leaders_query")', want 1"
 echo "ok: sum(leader_election_is_leader) == 1"
 renewals_grow() { local v; v=$(query 'sum(leader_election_renewals_total)'); [ -n "$v" ] && [ "${v%.*}" -ge 2 ]; }
 wait_until 30 renewals_grow || fail "renewals_total does not grow"

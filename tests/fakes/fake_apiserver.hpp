@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,14 @@ struct FakeRequest {
   std::string authorization;
   std::string content_type;
   std::size_t connection = 0;  // 1-based index of the accepted connection it came on
+  std::vector<std::pair<std::string, std::string>> headers;  // every field, in order
+
+  // The value of the first field called `name` (case-insensitive), if any.
+  [[nodiscard]] std::optional<std::string> header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+      if (boost::beast::iequals(k, name)) return v;
+    return std::nullopt;
+  }
 };
 
 struct FakeReply {
@@ -64,9 +73,9 @@ struct FakeReply {
 
 using FakeHandler = std::function<FakeReply(const FakeRequest&)>;
 
-// tests/fakes/testdata, found next to this header so tests need no working-directory setup.
+// tests/fakes/testdata, found through KLE_TESTS_DIR so tests need no working-directory setup.
 inline std::filesystem::path testdata_dir() {
-  return std::filesystem::path(__FILE__).parent_path() / "testdata";
+  return std::filesystem::path(KLE_TESTS_DIR) / "fakes" / "testdata";
 }
 
 // Throws (failing the test loudly) when the committed file is missing.
@@ -153,7 +162,8 @@ class FakeApiServer {
       co_await http::async_read(*s, buf, req, fake_net::redirect_error(fake_net::use_awaitable, ec));
       if (ec) co_return;  // the client closed the connection
       FakeRequest fr{std::string(req.method_string()), std::string(req.target()), req.body(),
-                     std::string(req[http::field::authorization]), std::string(req[http::field::content_type]), conn};
+                     std::string(req[http::field::authorization]), std::string(req[http::field::content_type]), conn, {}};
+      for (const auto& f : req) fr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       requests_.push_back(fr);
       const FakeReply reply = handler_(fr);
       if (reply.drop) {

@@ -3,7 +3,8 @@
 // resourceVersion semantics (a stale version conflicts), watchers that receive every
 // change (with 410 Gone after a compaction), and scriptable faults per client: fail the
 // next N calls, latency in virtual time, a write that lands but reports a timeout, a
-// network partition. Admin edits (delete, hand-set holder) go through the store.
+// network partition, a watch stream that stalls silently. Admin edits (delete, hand-set
+// holder) go through the store.
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -73,6 +74,7 @@ class FakeLeaseStore {
     std::deque<LeaseEvent> queue;
     boost::asio::steady_timer wakeup;
     bool closed = false;
+    bool stalled = false;  // delivers nothing more, yet stays open (a silently dead stream)
     std::optional<api::Error> close_error;
   };
   struct Committed {
@@ -127,6 +129,13 @@ class FakeLeaseStore {
   // the watch window starts after the Lease's own last write, so a watch from any version
   // seen so far (even the one a fresh GET returns) answers 410; only a watch from now works.
   void compact_past_lease() { compacted_ = ++revision_; }
+  // The open streams of one client stall: they stay open and deliver no further event, as
+  // a connection that died without a FIN or RST. A new watch from that client works.
+  void stall_watches(const FakeClient* client) {
+    for (auto* w : watchers_) {
+      if (w->client == client) w->stalled = true;
+    }
+  }
   // Ends the streams of one client (or all with nullptr), with an error or cleanly.
   void end_watches(const FakeClient* client, std::optional<api::Error> error) {
     for (auto* w : watchers_) {
@@ -165,6 +174,7 @@ class FakeLeaseStore {
   void publish(const LeaseEvent& ev) {
     history_.push_back({time_->now(), ev});
     for (auto* w : watchers_) {
+      if (w->stalled) continue;
       w->queue.push_back(ev);
       w->wakeup.cancel();
     }

@@ -1,15 +1,21 @@
 #pragma once
 // The real cluster started by tests/cluster/up. Integration tests never skip: a missing
 // KLE_CLUSTER_DIR or a missing file fails the test with a message saying what to run.
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include "kube/config.hpp"
 
@@ -85,6 +91,22 @@ void run_on(boost::asio::io_context& io, Body body) {
   io.restart();
   if (failure) std::rethrow_exception(failure);
   if (!finished) FAIL("the test coroutine never finished");
+}
+
+// Inside a test coroutine: polls `done` every 10 ms, letting the io_context run meanwhile,
+// until it holds (true) or `limit` has passed (false). For waiting on one of several async
+// answers whose order is not fixed, instead of assuming which comes first.
+inline boost::asio::awaitable<bool> wait_until(std::function<bool()> done, std::chrono::milliseconds limit) {
+  auto ex = co_await boost::asio::this_coro::executor;
+  boost::asio::steady_timer timer(ex);
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) co_return false;
+    timer.expires_after(std::chrono::milliseconds(10));
+    boost::system::error_code ec;
+    co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+  }
+  co_return true;
 }
 
 }  // namespace kle::integration

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,6 +30,7 @@ using kle::api::Lease;
 using kle::api::Result;
 using kle::integration::cluster_env;
 using kle::integration::run_on;
+using kle::integration::wait_until;
 using kle::kube::Client;
 using kle::kube::LeaseWatchEvent;
 namespace net = boost::asio;
@@ -101,7 +104,9 @@ TEST_CASE("integration: watch a lease, then resume from a resourceVersion", "[in
   net::io_context io;
   Client client(io.get_executor(), env.admin);
   kle::kube::ClientOptions watch_opts;
-  watch_opts.watch_timeout = std::chrono::seconds(5);  // a bound in case an event never comes
+  // A bound in case an event never comes; the test closes the watch as soon as its events are
+  // in, so a generous bound costs nothing on a quiet machine and absorbs a busy one.
+  watch_opts.watch_timeout = std::chrono::seconds(30);
   Client watcher(io.get_executor(), env.admin, watch_opts);
   const std::string name = unique_name("kle-it-watch");
   run_on(io, [&]() -> net::awaitable<void> {
@@ -158,7 +163,7 @@ TEST_CASE("integration: after an apiserver restart, a watch from an older resour
   net::io_context io;
   Client client(io.get_executor(), env.admin);
   kle::kube::ClientOptions watch_opts;
-  watch_opts.watch_timeout = std::chrono::seconds(5);
+  watch_opts.watch_timeout = std::chrono::seconds(30);  // as above: closed by the test
   Client watcher(io.get_executor(), env.admin, watch_opts);
   const std::string name = unique_name("kle-it-gone");
   std::string before;
@@ -189,7 +194,16 @@ TEST_CASE("integration: after an apiserver restart, a watch from an older resour
     REQUIRE_FALSE(again.ok());
     CHECK(again.error().kind == ErrorKind::gone);
 
-    std::string updated_rv;
+    // Two answers race here: the PUT's own response and the MODIFIED event the watch delivers
+    // for it. Either may come first (on a busy machine the watch often wins), so the watch is
+    // closed only once both are in, and they are compared afterwards.
+    std::optional<Result<Lease>> put;
+    bool closing = false;
+    auto close_once_both_arrived = [&] {
+      if (closing || !put || events.size() < 2) return;
+      closing = true;
+      net::post(io, [&] { watcher.close(); });
+    };
     Lease change;
     std::function<void(const LeaseWatchEvent&)> follow = [&](const LeaseWatchEvent& e) {
       if (e.type == LeaseWatchEvent::Type::bookmark) return;
@@ -199,21 +213,29 @@ TEST_CASE("integration: after an apiserver restart, a watch from an older resour
         change.spec.holder_identity = "after-restart";
         net::co_spawn(io, [&]() -> net::awaitable<void> {
           auto r = co_await client.update_lease(change);
-          if (r.ok()) updated_rv = r->resource_version;
+          put.emplace(std::move(r));
+          close_once_both_arrived();
         }, net::detached);
-      } else {
-        net::post(io, [&] { watcher.close(); });
       }
+      close_once_both_arrived();
     };
     std::string from_now;
     auto resumed = co_await watcher.watch_lease(env.namespace_, name, from_now, follow);
+    // If the watch ended some other way (the server's timeout), the PUT may still be in
+    // flight and refers to this frame: let it finish before checking anything.
+    const std::function<bool()> put_arrived = [&] { return put.has_value(); };
+    const std::chrono::milliseconds put_limit = std::chrono::seconds(30);
+    const bool put_done = co_await wait_until(put_arrived, put_limit);
+    REQUIRE(put_done);
+    INFO((put->ok() ? std::string("PUT ok") : put->error().describe()));
+    REQUIRE(put->ok());
     CHECK((resumed.ok() || resumed.error().kind == ErrorKind::cancelled));
     REQUIRE(events.size() == 2);
     CHECK(events[0].type == LeaseWatchEvent::Type::added);
     CHECK(events[0].lease.spec.holder_identity == "a");
     CHECK(events[1].type == LeaseWatchEvent::Type::modified);
     CHECK(events[1].lease.spec.holder_identity == "after-restart");
-    CHECK(events[1].lease.resource_version == updated_rv);
+    CHECK(events[1].lease.resource_version == (*put)->resource_version);  // the watch saw our PUT
 
     auto deleted = co_await client.delete_lease(env.namespace_, name);
     CHECK(deleted.ok());

@@ -88,3 +88,17 @@ Call with (dict "name" "<values path>" "value" <duration>); the result is a stri
 {{- print "http" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Name of the ValidatingAdmissionPolicy and its binding. Both are cluster-scoped, so the name
+carries the namespace: namespaces cannot contain dots, so "<namespace>.<fullname>" is unique
+per release.
+*/}}
+{{- define "leader-elector.admissionPolicyName" -}}
+{{- printf "%s.%s" .Release.Namespace (include "leader-elector.fullname" .) }}
+{{- end }}
+
+{{/* The username the apiserver gives this release's ServiceAccount. */}}
+{{- define "leader-elector.serviceAccountUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "leader-elector.serviceAccountName" .) }}
+{{- end }}

@@ -14,6 +14,10 @@ also `helm template --show-only` of other templates.
 {{- end }}
 {{- include "leader-elector.validateTimings" . }}
 {{- include "leader-elector.validateLeaderLabel" . }}
+{{- $leaderKey := (include "leader-elector.leaderLabelParts" . | fromJson).key }}
+{{- if hasKey (include "leader-elector.selectorLabels" . | fromYaml) $leaderKey }}
+{{- fail (printf "leaderLabel key %q is one of the pod selector labels: use a key of its own, e.g. leader-elector/leader" $leaderKey) }}
+{{- end }}
 {{- if .Values.sidecar.enabled }}
 {{- if not .Values.sidecar.container.image }}
 {{- fail "sidecar.enabled is true but sidecar.container.image is empty: the sidecar mode runs your application container next to the elector, so give its image" }}
@@ -27,6 +31,11 @@ also `helm template --show-only` of other templates.
 {{- end }}
 {{- if eq (toString .name) "http" }}
 {{- fail "sidecar.container port name \"http\" is the elector's port name (the metrics Service targets it): rename yours" }}
+{{- end }}
+{{- end }}
+{{- range .Values.sidecar.container.volumeMounts }}
+{{- if eq (toString .name) "kube-api-access" }}
+{{- fail "sidecar.container must not mount the volume \"kube-api-access\": it holds the elector's ServiceAccount token, which only the elector container gets" }}
 {{- end }}
 {{- end }}
 {{- if eq (default "app" .Values.sidecar.container.name) "leader-elector" }}

@@ -91,7 +91,6 @@ TEST_CASE("retry-after comes from Status details or the Retry-After header") {
     CHECK(error_from_response(429, body, "Wed, 21 Oct 2015 07:28:00 GMT").retry_after == std::chrono::seconds(7));
     CHECK(error_from_response(503, "", "-5").retry_after == std::chrono::seconds(0));
     CHECK(error_from_response(503, "", "1.5").retry_after == std::chrono::seconds(0));
-    CHECK(error_from_response(503, "", "99999999999999999999").retry_after == std::chrono::seconds(0));
   }
   SECTION("a wrongly typed retryAfterSeconds is ignored, the rest kept") {
     const Error e = error_from_response(
@@ -153,4 +152,75 @@ TEST_CASE("describe() stays one line when the server's reason or message holds c
       403, R"({"kind":"Status","reason":"Forbid\nden","message":"a\r\nb\tc\u0000d","code":403})", "");
   CHECK(e.reason == "Forbid\nden");  // the value itself is kept verbatim
   CHECK(e.describe() == "forbidden (403 Forbid den): a  b c d");
+}
+
+// Issue 15, item 1: retryAfterSeconds 2^63-1 reached the elector as is, and converting it to
+// the clock's nanoseconds overflowed (a UBSan abort). Every server-supplied wait is clamped.
+TEST_CASE("server-supplied retry-after values are clamped to kMaxRetryAfter") {
+  using kle::api::kMaxRetryAfter;
+  const auto status = [](const std::string& secs) {
+    return R"({"kind":"Status","reason":"TooManyRequests","message":"slow down","details":{"retryAfterSeconds":)" + secs +
+           "}}";
+  };
+  SECTION("retryAfterSeconds") {
+    const Error e = error_from_response(429, status("9223372036854775807"), "");
+    CHECK(e.retry_after == kMaxRetryAfter);
+    CHECK(e.describe() == "too_many_requests (429 TooManyRequests): slow down (retry after 600s)");
+    CHECK(error_from_response(429, status("601"), "").retry_after == kMaxRetryAfter);
+    CHECK(error_from_response(429, status("600"), "").retry_after == std::chrono::seconds(600));
+    CHECK(error_from_response(429, status("-9223372036854775807"), "").retry_after == std::chrono::seconds(0));
+  }
+  SECTION("the Retry-After header") {
+    CHECK(error_from_response(429, "", "999999999").retry_after == kMaxRetryAfter);
+    CHECK(error_from_response(429, "", "99999999999999999999").retry_after == kMaxRetryAfter);
+    CHECK(error_from_response(429, "", "601").retry_after == kMaxRetryAfter);
+    CHECK(error_from_response(429, "", "0000000000000000000000007").retry_after == std::chrono::seconds(7));
+    CHECK(error_from_response(429, "", "0").retry_after == std::chrono::seconds(0));
+  }
+  SECTION("a huge header still wins over details, clamped") {
+    CHECK(error_from_response(429, status("7"), "999999999").retry_after == kMaxRetryAfter);
+  }
+}
+
+// Issue 15, item 10: a 1 MB Status message was kept whole and logged on every retry.
+TEST_CASE("a server's Status message and reason are capped, with a marker") {
+  using kle::api::kMaxMessage;
+  using kle::api::kMaxReason;
+  const std::string huge(std::size_t{1} << 20, 'm');
+  const nlohmann::json status = {{"kind", "Status"}, {"reason", std::string(1000, 'R')}, {"message", huge}, {"code", 500}};
+  const Error e = error_from_response(500, status.dump(), "");
+  CHECK(e.message.size() <= kMaxMessage);
+  CHECK(e.message.size() > kMaxMessage - 64);  // most of the budget is kept
+  CHECK(e.message.rfind("mmmm", 0) == 0);
+  const std::string marker = "...[truncated, 1048576 bytes]";
+  REQUIRE(e.message.size() > marker.size());
+  CHECK(e.message.substr(e.message.size() - marker.size()) == marker);
+  CHECK(e.reason.size() <= kMaxReason);
+  CHECK(e.reason.substr(e.reason.size() - 26) == "...[truncated, 1000 bytes]");
+  const std::string line = e.describe();
+  CHECK(line.size() <= kMaxMessage + kMaxReason + 64);
+  CHECK(line.find(marker) != std::string::npos);
+
+  SECTION("a message at the cap is kept whole") {
+    const nlohmann::json fits = {{"kind", "Status"}, {"message", std::string(kMaxMessage, 'x')}};
+    CHECK(error_from_response(500, fits.dump(), "").message == std::string(kMaxMessage, 'x'));
+  }
+  SECTION("the cut does not split a UTF-8 sequence") {
+    std::string text;
+    for (int i = 0; i < 2000; ++i) text += "\xe2\x82\xac";  // €, three bytes
+    const nlohmann::json euros = {{"kind", "Status"}, {"message", text}};
+    const Error u = error_from_response(500, euros.dump(), "");
+    const std::string kept = u.message.substr(0, u.message.find("...[truncated, 6000 bytes]"));
+    REQUIRE(kept.size() < u.message.size());
+    CHECK(kept.size() % 3 == 0);
+    CHECK(kept.substr(kept.size() - 3) == "\xe2\x82\xac");
+  }
+  SECTION("describe() bounds a message however it was filled") {
+    Error direct;
+    direct.kind = ErrorKind::transport;
+    direct.message = huge;
+    const std::string d = direct.describe();
+    CHECK(d.size() <= kMaxMessage + 64);
+    CHECK(d.substr(d.size() - marker.size()) == marker);
+  }
 }

@@ -1,4 +1,5 @@
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,119 @@ TEST_CASE("durations parse as Kubernetes flags spell them") {
   CHECK_FALSE(parse_duration("15x"));
   CHECK_FALSE(parse_duration(""));
   CHECK_FALSE(parse_duration("-1s"));
+}
+
+TEST_CASE("duration parsing is checked arithmetic: huge input is too large, never an overflow") {
+  using kle::controller::parse_duration;
+  std::string many;
+  for (int i = 0; i < 2600; ++i) many += "1000000000h";  // each part fits; the sum does not
+  CHECK_FALSE(parse_duration(many));
+  CHECK_FALSE(parse_duration("9223372036854775807ms1ms"));
+  CHECK_FALSE(parse_duration("99999999999999999999999h"));
+  CHECK(parse_duration("1000000000h") == std::chrono::hours(1000000000));  // fits 64-bit ms
+}
+
+TEST_CASE("parse_duration with a bound: too large is told apart from malformed") {
+  using kle::controller::parse_duration;
+  using Status = kle::controller::ParsedDuration::Status;
+  std::string many;
+  for (int i = 0; i < 2600; ++i) many += "1000000000h";
+  CHECK(parse_duration(many, 1h).status == Status::too_large);
+  CHECK(parse_duration("1h", 1h).status == Status::ok);
+  CHECK(parse_duration("59m60s", 1h).value == 1h);
+  CHECK(parse_duration("1h1ms", 1h).status == Status::too_large);
+  CHECK(parse_duration("99999999999999999999999hx", 1h).status == Status::malformed);
+}
+
+TEST_CASE("every duration flag has a maximum, named with the flag in one line") {
+  const std::pair<const char*, const char*> cases[] = {
+      {"--lease-duration", "1h"},  {"--renew-deadline", "1h"},      {"--retry-period", "1h"},
+      {"--request-timeout", "1h"}, {"--reconcile-interval", "24h"}, {"--workload-grace", "1h"}};
+  for (const auto& [flag, max] : cases) {
+    const auto r = parse({flag, "1000000000h"});
+    INFO(flag << " -> " << r.text);
+    CHECK(r.outcome == ParseOutcome::error);
+    CHECK(r.text == std::string(flag) + ": \"1000000000h\" exceeds the maximum of " + max);
+  }
+  std::string many;
+  for (int i = 0; i < 2600; ++i) many += "1000000000h";
+  const auto r = parse({"--reconcile-interval", many});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("--reconcile-interval") == 0);
+  CHECK(r.text.find("exceeds the maximum of 24h") != std::string::npos);
+  CHECK(r.text.size() < 200);  // the input is cut, not echoed whole
+
+  CHECK(parse({"--reconcile-interval", "24h"}).outcome == ParseOutcome::run);
+  CHECK(parse({"--workload-grace", "1h"}).outcome == ParseOutcome::run);
+  CHECK(parse({"--lease-duration", "1h", "--renew-deadline", "40m", "--retry-period", "10m"}).outcome ==
+        ParseOutcome::run);
+}
+
+TEST_CASE("the lease duration is refused unless the Lease can state it exactly") {
+  auto r = parse({"--lease-duration", "71582788m31s"});  // 2^32 + 15 s, once written as 15
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("--lease-duration") == 0);
+  r = parse({"--lease-duration", "15500ms"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text == "invalid timing: --lease-duration (15500ms) must be a whole number of seconds: "
+                  "leaseDurationSeconds is an integer");
+}
+
+TEST_CASE("timings are checked by the election library's rules while parsing") {
+  auto r = parse({"--renew-deadline", "2s"});  // not above 1.2 x the 2s retry period
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text == "invalid timing: --renew-deadline (2000ms) must be greater than jitter x --retry-period "
+                  "(1.2 x 2000ms = 2400ms)");
+  r = parse({"--lease-duration", "10s"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text == "invalid timing: --lease-duration (10000ms) must be greater than --renew-deadline (10000ms)");
+  r = parse({"--lease-duration", "0s"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text == "invalid timing: --lease-duration must be at least 1s, got 0ms");
+}
+
+TEST_CASE("names, label and address are checked while parsing, one line naming the flag") {
+  auto r = parse({"--lease-name", "My_Lease"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("--lease-name \"My_Lease\" is not a DNS-1123 subdomain") == 0);
+  r = parse({"--namespace", "a.b"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("--namespace \"a.b\" is not a DNS-1123 label") == 0);
+  Env env;
+  env.vars["POD_NAMESPACE"] = "Not_A_Label";
+  r = parse({}, env);
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("--namespace \"Not_A_Label\"") == 0);
+  r = parse({"--http-address", "not-an-address"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("--http-address") == 0);
+  // A field name inside the user's text is not rewritten.
+  r = parse({"--lease-name", "identity_lease_duration"});
+  CHECK(r.text.find("\"identity_lease_duration\"") != std::string::npos);
+  // A newline in a value would forge a second line.
+  for (const char* flag : {"--lease-name", "--leader-label", "--lease-duration", "--log-level", "--namespace"}) {
+    r = parse({flag, "x\n{\"level\":\"info\"}"});
+    INFO(flag << " -> " << r.text);
+    CHECK(r.outcome == ParseOutcome::error);
+    CHECK(r.text.find('\n') == std::string::npos);
+    CHECK(r.text.find("\\x0a") != std::string::npos);
+  }
+}
+
+TEST_CASE("to_elector_options passes the flags on exactly") {
+  const auto r = parse({"--lease-duration", "20s", "--renew-deadline", "12500ms", "--retry-period", "3s",
+                        "--release-on-stop=false", "--identity", "me", "--namespace", "ns1"});
+  REQUIRE(r.outcome == ParseOutcome::run);
+  const auto eo = kle::controller::to_elector_options(r.options);
+  CHECK(eo.lease_duration == 20s);
+  CHECK(eo.renew_deadline == 12500ms);
+  CHECK(eo.renew_interval == 3s);
+  CHECK(eo.retry_period == 3s);
+  CHECK_FALSE(eo.release_on_stop);
+  CHECK_FALSE(eo.auto_close);
+  CHECK(eo.identity == "me");
+  CHECK(eo.namespace_ == "ns1");
+  CHECK(kle::election::resolve_timings(eo).ok());
 }
 
 TEST_CASE("defaults are client-go's timings and the documented label") {
@@ -126,6 +240,7 @@ TEST_CASE("bad input is one clear error naming the flag") {
 TEST_CASE("help groups the flags and shows defaults") {
   const auto r = parse({"--help"});
   REQUIRE(r.outcome == ParseOutcome::help);
-  for (const char* s : {"Election:", "Pod label:", "Kubernetes API:", "--lease-duration", "(=15s)", "LEADER_ELECTOR_"})
+  for (const char* s : {"Election:", "Pod label:", "Kubernetes API:", "--lease-duration", "(=15s)", "LEADER_ELECTOR_",
+                        "1s to 1h", "at most 24h", "(at most 1h)"})
     CHECK(r.text.find(s) != std::string::npos);
 }

@@ -1,6 +1,18 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 
 #include "controller/workload.hpp"
@@ -71,27 +83,65 @@ TEST_CASE("a command that cannot be spawned is reported as status 127") {
 
 // Leadership lost, then regained while CMD is still inside its grace period: the old child
 // finishes stopping (its own status is recorded), then a new one starts; never two at once.
+namespace {
+
+// A child that announces its TERM trap is installed (READY) and, once TERMed, stays in the trap
+// until the test opens GATE, then exits with `status`. The test decides when things happen, so
+// nothing depends on how fast a loaded machine runs the shell.
+struct GatedChild {
+  std::filesystem::path dir;
+  explicit GatedChild(const std::string& tag) {
+    dir = std::filesystem::temp_directory_path() / ("kle-workload-" + tag + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+  }
+  ~GatedChild() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  GatedChild(const GatedChild&) = delete;
+  GatedChild& operator=(const GatedChild&) = delete;
+  std::vector<std::string> argv(int status) const {
+    const std::string d = dir.string();
+    return {"/bin/sh", "-c",
+            "trap 'until [ -e " + d + "/GATE ]; do sleep 0.02; done; exit " + std::to_string(status) + "' TERM; touch " +
+                d + "/READY; while :; do sleep 0.05; done"};
+  }
+  bool ready() const { return std::filesystem::exists(dir / "READY"); }
+  void unready() const { std::filesystem::remove(dir / "READY"); }
+  void open_gate() const { std::ofstream(dir / "GATE").put('x'); }
+};
+
+asio::awaitable<void> poll_until(asio::io_context& io, const std::function<bool()>& done) {
+  while (!done()) co_await asio::steady_timer(io, 10ms).async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
 TEST_CASE("start() during a stop restarts the workload once the old one has exited") {
   asio::io_context io;
-  Workload w(io.get_executor(), {"/bin/sh", "-c", "trap 'sleep 0.3; exit 7' TERM; while :; do sleep 0.05; done"},
-             5s, kle::log::null_logger());
+  const GatedChild child("restart");
+  Workload w(io.get_executor(), child.argv(7), 60s, kle::log::null_logger());
   bool unexpected = false;
   w.on_unexpected_exit([&](int) { unexpected = true; });
   REQUIRE(w.start());
   bool restarted_after_stop = false;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    co_await asio::steady_timer(io, 100ms).async_wait(asio::use_awaitable);  // let the trap install
+    co_await poll_until(io, [&] { return child.ready(); });  // the trap is installed
+    child.unready();
     asio::co_spawn(io, w.stop(), asio::detached);
     co_await asio::steady_timer(io, 50ms).async_wait(asio::use_awaitable);
-    REQUIRE(w.running());  // still inside the TERM trap
+    REQUIRE(w.running());  // held inside the TERM trap until the gate opens
     CHECK_FALSE(w.last_status().has_value());
     CHECK(w.start());      // regained: must not be lost
-    while (!w.last_status()) co_await asio::steady_timer(io, 20ms).async_wait(asio::use_awaitable);
+    child.open_gate();
+    co_await poll_until(io, [&] { return w.last_status().has_value(); });
     restarted_after_stop = w.running();
+    co_await poll_until(io, [&] { return child.ready(); });  // the new child's trap too
     co_await w.stop();  // the new child stops too (its trap exits 7 as well)
     io.stop();
   }, asio::detached);
-  io.run_for(20s);
+  io.run_for(60s);
   CHECK(restarted_after_stop);
   CHECK_FALSE(w.running());
   CHECK(w.last_status() == 7);
@@ -100,23 +150,113 @@ TEST_CASE("start() during a stop restarts the workload once the old one has exit
 
 TEST_CASE("a second stop() waits for the same exit and does not cut the grace period short") {
   asio::io_context io;
-  Workload w(io.get_executor(), {"/bin/sh", "-c", "trap 'sleep 0.3; exit 5' TERM; while :; do sleep 0.05; done"},
-             10s, kle::log::null_logger());
+  const GatedChild child("second-stop");
+  Workload w(io.get_executor(), child.argv(5), 60s, kle::log::null_logger());
   REQUIRE(w.start());
   int done = 0;
   asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    co_await asio::steady_timer(io, 100ms).async_wait(asio::use_awaitable);
+    co_await poll_until(io, [&] { return child.ready(); });
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       co_await w.stop();
       ++done;
     }, asio::detached);
     co_await asio::steady_timer(io, 50ms).async_wait(asio::use_awaitable);
-    co_await w.stop();  // e.g. shutdown while the loss-stop is in its grace period
-    ++done;
-    while (done < 2) co_await asio::steady_timer(io, 10ms).async_wait(asio::use_awaitable);
+    REQUIRE(w.running());  // the first stop is in its grace period, held by the gate
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await w.stop();  // e.g. shutdown while the loss-stop is in its grace period
+      ++done;
+    }, asio::detached);
+    co_await asio::steady_timer(io, 50ms).async_wait(asio::use_awaitable);
+    CHECK(done == 0);  // neither stop returned before the child exited
+    child.open_gate();
+    co_await poll_until(io, [&] { return done == 2; });
     io.stop();
   }, asio::detached);
-  io.run_for(20s);
+  io.run_for(60s);
   CHECK(done == 2);
   CHECK(w.last_status() == 5);  // exited by itself in its grace period: not SIGKILLed (137)
+}
+
+// A controller's io_context must run out once the controller is done: the SIGCHLD wait is
+// the one thing a Workload keeps pending, and close() ends it (issue 15, item 3).
+TEST_CASE("after stop() and close() the io_context runs out by itself") {
+  asio::io_context io;
+  Workload w(io.get_executor(), {"/bin/sh", "-c", "exec sleep 60"}, 5s, kle::log::null_logger());
+  REQUIRE(w.start());
+  bool stopped = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await w.stop();
+    w.close();
+    stopped = true;
+  }, asio::detached);
+  io.run_for(20s);  // no io.stop(): returns early only if nothing is left pending
+  CHECK(stopped);
+  CHECK(io.stopped());
+  CHECK_FALSE(w.start());  // closed for good
+}
+
+TEST_CASE("hurry() turns a stop in its grace period into SIGKILL at once") {
+  asio::io_context io;
+  Workload w(io.get_executor(), {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"}, 60s,
+             kle::log::null_logger());
+  CHECK_FALSE(w.hurry());  // nothing to hurry
+  REQUIRE(w.start());
+  bool stopped = false;
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await asio::steady_timer(io, 100ms).async_wait(asio::use_awaitable);  // let the trap install
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await w.stop();
+      stopped = true;
+    }, asio::detached);
+    co_await asio::steady_timer(io, 50ms).async_wait(asio::use_awaitable);
+    CHECK(w.hurry());
+    while (!stopped) co_await asio::steady_timer(io, 20ms).async_wait(asio::use_awaitable);
+    io.stop();
+  }, asio::detached);
+  io.run_for(20s);  // far below the 60 s grace
+  CHECK(stopped);
+  CHECK(w.last_status() == 128 + 9);
+}
+
+namespace {
+
+// The numbers in /proc/self/fd as the workload saw them.
+std::set<std::string> fds_seen_by_workload(const std::string& listing) {
+  std::set<std::string> fds;
+  std::ifstream in(listing);
+  for (std::string line; std::getline(in, line);) fds.insert(line);
+  return fds;
+}
+
+}  // namespace
+
+// Issue 15, item 4: the controller's sockets (the HTTP listener, API connections) and any
+// other descriptor without FD_CLOEXEC must not leak into CMD. Here: a pipe and a listening
+// TCP socket, both inheritable, stand in for them.
+TEST_CASE("the workload inherits only stdin, stdout and stderr") {
+  int leaky[2] = {-1, -1};
+  REQUIRE(::pipe(leaky) == 0);  // no O_CLOEXEC, on purpose
+  asio::io_context io;
+  asio::ip::tcp::acceptor listener(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  REQUIRE((::fcntl(listener.native_handle(), F_GETFD) & FD_CLOEXEC) == 0);  // what Asio gives us
+
+  char dir_template[] = "/tmp/kle-workload-fds.XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string listing = std::string(dir_template) + "/fds";
+  // exec: ls itself lists its descriptors; the one extra it has open is the directory it reads.
+  Workload w(io.get_executor(), {"/bin/sh", "-c", "exec ls -1 /proc/self/fd >\"$1\"", "sh", listing}, 5s,
+             kle::log::null_logger());
+  int reported = -1;
+  w.on_unexpected_exit([&](int status) {
+    reported = status;
+    io.stop();
+  });
+  REQUIRE(w.start());
+  io.run_for(20s);
+  CHECK(reported == 0);
+  const auto fds = fds_seen_by_workload(listing);
+  CHECK(fds == std::set<std::string>{"0", "1", "2", "3"});  // before the fix: the pipe and socket too
+  ::close(leaky[0]);
+  ::close(leaky[1]);
+  std::filesystem::remove_all(dir_template);
 }

@@ -143,3 +143,63 @@ TEST_CASE("leader_health: a leader is unhealthy only past lease duration + toler
   // Standalone: a leader without a lease never renews and is not a fault.
   CHECK(leader_health(true, std::nullopt, t0, 15000ms, 5000ms).healthy);
 }
+
+TEST_CASE("resolve_timings: the lease must fit leaseDurationSeconds, an int32") {
+  const std::chrono::seconds int32_max{2147483647};
+  ElectorOptions o;
+  o.lease_duration = int32_max;
+  auto t = resolve_timings(o);
+  REQUIRE(t.ok());
+  CHECK(t->lease_duration == int32_max);
+  // 71582788m31s = 2^32 + 15 seconds: truncated to 32 bits it was written as 15.
+  o.lease_duration = std::chrono::minutes(71582788) + 31s;
+  t = resolve_timings(o);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().kind == kle::api::ErrorKind::config);
+  CHECK(t.error().message ==
+        "lease_duration (4294967311000ms) exceeds 2147483647s, the most leaseDurationSeconds (an int32) can state");
+  o.lease_duration = int32_max + 1s;
+  CHECK_FALSE(resolve_timings(o).ok());
+  o.lease_duration = std::chrono::hours(1000000000);
+  CHECK_FALSE(resolve_timings(o).ok());
+}
+
+TEST_CASE("resolve_timings: a lease the Lease cannot state exactly is refused, not rounded") {
+  ElectorOptions o;
+  o.renew_interval = 1000ms;
+  o.lease_duration = 15500ms;  // the wire holds 15; this process would time 15.5
+  auto t = resolve_timings(o);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().message == "lease_duration (15500ms) must be a whole number of seconds: leaseDurationSeconds is an integer");
+  o.lease_duration = 16000ms;
+  t = resolve_timings(o);
+  REQUIRE(t.ok());
+  // In memory exactly what is written.
+  CHECK(std::chrono::duration_cast<std::chrono::seconds>(t->lease_duration) == t->lease_duration);
+  CHECK(kMaxLeaseDuration == std::chrono::seconds(2147483647));
+}
+
+TEST_CASE("resolve_timings: huge periods and jitter are refused before any arithmetic overflows") {
+  ElectorOptions o;
+  o.renew_interval = std::chrono::milliseconds::max();  // the default lease is 2 x this
+  auto t = resolve_timings(o);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().message.find("renew_interval (") == 0);
+
+  o = {};
+  o.retry_period = std::chrono::milliseconds::max();  // the follower poll, jittered
+  t = resolve_timings(o);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().message.find("exceeds the longest wait a timer can hold") != std::string::npos);
+
+  o = {};
+  o.lease_duration = std::chrono::seconds(2147483647);  // the watch backoff, jittered, tops out here
+  o.jitter = 1e6;
+  t = resolve_timings(o);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().message.find("exceeds the longest wait a timer can hold") != std::string::npos);
+
+  o = {};
+  o.renew_deadline = std::chrono::milliseconds::max();
+  CHECK_FALSE(resolve_timings(o).ok());
+}

@@ -109,7 +109,8 @@ inline asio::awaitable<bool> eventually(std::function<bool()> pred) {
 
 // Runs body() on io until it finishes, rethrowing its failures. The test body must stop the
 // server; then io runs out of work, which checks that nothing is left behind.
-inline void run(asio::io_context& io, std::function<asio::awaitable<void>()> body) {
+inline void run(asio::io_context& io, std::function<asio::awaitable<void>()> body,
+                std::chrono::seconds limit = std::chrono::seconds(20)) {
   bool done = false;
   std::exception_ptr failure;
   asio::co_spawn(io, body(), [&](std::exception_ptr e) {
@@ -117,7 +118,7 @@ inline void run(asio::io_context& io, std::function<asio::awaitable<void>()> bod
     failure = e;
     if (e) io.stop();  // a failed REQUIRE left the server running
   });
-  io.run_for(std::chrono::seconds(20));
+  io.run_for(limit);
   REQUIRE(done);
   if (failure) std::rethrow_exception(failure);
   CHECK(io.stopped());  // all sessions and the accept loop ended after stop()

@@ -1,7 +1,12 @@
 // The server over real sockets on 127.0.0.1:0: routing, methods, keep-alive, timeouts,
-// the connection and header caps, and stop() with connections still open.
+// the connection cap and its eviction order, the header cap, and stop() with connections
+// still open. The attack itself (1,000 idle and slowloris connections) is in
+// test_server_attack.cpp.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -113,10 +118,11 @@ TEST_CASE("keep-alive serves several requests on one connection") {
   });
 }
 
-TEST_CASE("a client that sends half a request and stalls is disconnected by the read timeout") {
+TEST_CASE("a client that sends half a request and stalls is disconnected by the request timeout") {
   asio::io_context io;
   auto options = local_options();
-  options.read_timeout = 100ms;  // far below the client's 5s deadline
+  options.request_timeout = 100ms;  // far below the client's 5s deadline
+  options.idle_timeout = 100ms;
   auto server = start_server(io, options);
   run(io, [&]() -> asio::awaitable<void> {
     Client slow(io.get_executor());
@@ -161,37 +167,131 @@ TEST_CASE("headers beyond the cap get 431 and a closed connection") {
   });
 }
 
-TEST_CASE("connections beyond the cap are closed at once, and the slot frees on close") {
+TEST_CASE("at the cap a new connection is admitted by closing the one waiting longest") {
   asio::io_context io;
   auto options = local_options();
   options.max_connections = 2;
   auto server = start_server(io, options);
+  REQUIRE(server->connection_limit() == 2);
   run(io, [&]() -> asio::awaitable<void> {
     Client a(io.get_executor());
     Client b(io.get_executor());
     REQUIRE_FALSE(co_await a.connect(server->port()));
     REQUIRE_FALSE(co_await b.connect(server->port()));
-    // A reply proves each was accepted and counted before the third arrives.
+    // A reply proves each was accepted and counted before the next arrives; a, answered
+    // first, has waited longest for its next request.
     CHECK((co_await a.get("/hello")).result_int() == 200);
     CHECK((co_await b.get("/hello")).result_int() == 200);
     CHECK(server->connections() == 2);
 
-    Client over(io.get_executor());
-    REQUIRE_FALSE(co_await over.connect(server->port()));  // the kernel completes the handshake
+    Client c(io.get_executor());
+    REQUIRE_FALSE(co_await c.connect(server->port()));
+    CHECK((co_await c.get("/hello")).result_int() == 200);  // the newcomer is served...
     {
-      const auto closed = co_await over.wait_closed();
-      INFO("over: " << closed.message());
+      const auto closed = co_await a.wait_closed();  // ...and the oldest waiter made room
+      INFO("a: " << closed.message());
       CHECK(closed_by_peer(closed));
     }
     CHECK(server->connections() == 2);
+    CHECK(server->evictions() == 1);
+    CHECK((co_await b.get("/hello")).result_int() == 200);  // b was spared, and is now newest
 
-    a.close();
-    CHECK(co_await eventually([&] { return server->connections() == 1; }));
-    Client next(io.get_executor());
-    REQUIRE_FALSE(co_await next.connect(server->port()));
-    CHECK((co_await next.get("/hello")).result_int() == 200);
+    // A request trickling in (slowloris) does not renew its place: it goes before the idle c.
+    Client slow(io.get_executor());
+    REQUIRE_FALSE(co_await slow.connect(server->port()));  // evicts c, the oldest waiter now
+    {
+      const auto closed = co_await c.wait_closed();
+      INFO("c: " << closed.message());
+      CHECK(closed_by_peer(closed));
+    }
+    co_await slow.write_raw("GET /hello HTTP/1.1\r\n");
+    CHECK((co_await b.get("/hello")).result_int() == 200);  // b waits anew, behind slow
+    co_await slow.write_raw("Host: x\r\n");
+    Client d(io.get_executor());
+    REQUIRE_FALSE(co_await d.connect(server->port()));
+    CHECK((co_await d.get("/hello")).result_int() == 200);
+    {
+      const auto closed = co_await slow.wait_closed();
+      INFO("slow: " << closed.message());
+      CHECK(closed_by_peer(closed));
+    }
+    CHECK(server->evictions() == 3);
+    CHECK(server->connections() == 2);
     server->stop();
   });
+}
+
+TEST_CASE("a request trickling in a byte at a time is cut at the request timeout") {
+  asio::io_context io;
+  auto options = local_options();
+  options.request_timeout = 300ms;
+  auto server = start_server(io, options);
+  run(io, [&]() -> asio::awaitable<void> {
+    Client slow(io.get_executor());
+    REQUIRE_FALSE(co_await slow.connect(server->port()));
+    co_await slow.write_raw("GET /hello HTTP/1.1\r\nX-Slow: ");
+    // Keeps sending well past the timeout; each byte is progress, but not a whole request.
+    const auto start = std::chrono::steady_clock::now();
+    asio::steady_timer tick(io.get_executor());
+    error_code ec;
+    while (!ec && std::chrono::steady_clock::now() - start < kClientDeadline) {
+      tick.expires_after(50ms);
+      co_await tick.async_wait(asio::use_awaitable);
+      try {
+        co_await slow.write_raw("a");
+      } catch (const boost::system::system_error& e) {
+        ec = e.code();  // EPIPE or reset: the server hung up
+      }
+    }
+    INFO(ec.message());
+    CHECK(ec);
+    CHECK(co_await eventually([&] { return server->connections() == 0; }));
+    server->stop();
+  });
+}
+
+TEST_CASE("a kept-alive connection idles for idle_timeout, then has request_timeout for a request") {
+  asio::io_context io;
+  auto options = local_options();
+  options.request_timeout = 300ms;
+  options.idle_timeout = 1500ms;
+  auto server = start_server(io, options);
+  run(io, [&]() -> asio::awaitable<void> {
+    Client c(io.get_executor());
+    REQUIRE_FALSE(co_await c.connect(server->port()));
+    CHECK((co_await c.get("/hello")).result_int() == 200);
+    // Idle past the request timeout: still open, because kept-alive waits get idle_timeout.
+    asio::steady_timer wait(io.get_executor(), 600ms);
+    co_await wait.async_wait(asio::use_awaitable);
+    CHECK(server->connections() == 1);
+    CHECK((co_await c.get("/hello?again")).body() == "hello again\n");
+    // The first byte of the next request starts the request timeout.
+    co_await c.write_raw("G");
+    const auto started = std::chrono::steady_clock::now();
+    const auto closed = co_await c.wait_closed();
+    INFO(closed.message());
+    CHECK(closed_by_peer(closed));
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);  // not the idle timeout
+    server->stop();
+  });
+}
+
+TEST_CASE("the connection cap is at most half the descriptor limit") {
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 100;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  asio::io_context io;
+  auto options = local_options();
+  options.max_connections = 1000;
+  auto server = start_server(io, options);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(server->connection_limit() == 50);
+  CHECK(ServerOptions{}.max_connections == 256);
+  server->stop();
+  io.run_for(std::chrono::seconds(5));
+  CHECK(io.stopped());
 }
 
 TEST_CASE("stop() closes the acceptor and every live connection") {

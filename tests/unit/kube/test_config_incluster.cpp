@@ -39,7 +39,6 @@ TEST_CASE("in-cluster: env plus service-account files") {
   CHECK(r->token_file == sa.path("token"));
   CHECK(r->tls.ca_file == sa.path("ca.crt"));
   CHECK(r->tls.ca_pem == kCa);
-  CHECK_FALSE(r->tls.insecure_skip_verify);
   CHECK(r->namespace_ == "team-a");
   CHECK(kle::kube::in_cluster_namespace(InClusterPaths{sa.path()}) == "team-a");
 }

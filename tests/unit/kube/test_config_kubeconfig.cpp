@@ -47,7 +47,6 @@ TEST_CASE("kubeconfig: current-context with relative CA and client cert files") 
   CHECK(r->tls.ca_pem.rfind("-----BEGIN CERTIFICATE-----", 0) == 0);
   CHECK(r->tls.client_cert_pem.find("ZHVtbXkgY2xpZW50IGNlcnQ=") != std::string::npos);
   CHECK(r->tls.client_key_pem.find("BEGIN PRIVATE KEY") != std::string::npos);
-  CHECK_FALSE(r->tls.insecure_skip_verify);
   CHECK(r->tls.server_name.empty());
   CHECK(r->token.empty());
   CHECK(r->token_file.empty());
@@ -67,12 +66,11 @@ TEST_CASE("kubeconfig: named context with IPv6 server, inline data and a token")
   CHECK(r->namespace_.empty());
 }
 
-TEST_CASE("kubeconfig: insecure-skip-tls-verify, default port 443 and a token file") {
+TEST_CASE("kubeconfig: no CA (the system roots), default port 443 and a token file") {
   const auto r = load_kubeconfig(testdata("kubeconfig.yaml"), "lab");
   REQUIRE(r.ok());
   CHECK(r->host == "k8s.example.com");
   CHECK(r->port == "443");
-  CHECK(r->tls.insecure_skip_verify);
   CHECK(r->tls.ca_pem.empty());
   CHECK(r->token.empty());
   CHECK(r->token_file == testdata("token"));
@@ -146,17 +144,19 @@ TEST_CASE("kubeconfig server URLs") {
 }
 
 TEST_CASE("kubeconfig TLS settings") {
-  SECTION("insecure is honoured only when the file says so") {
+  SECTION("insecure-skip-tls-verify: false is what happens anyway") {
     const ScratchDir dir;
-    const auto off = load_kubeconfig(dir.write("a", kubeconfig("    server: https://h\n    insecure-skip-tls-verify: false\n")));
-    CHECK_FALSE(off.value().tls.insecure_skip_verify);
-    const auto absent = load_kubeconfig(dir.write("b", kubeconfig("    server: https://h\n")));
-    CHECK_FALSE(absent.value().tls.insecure_skip_verify);
+    CHECK(load_kubeconfig(dir.write("a", kubeconfig("    server: https://h\n    insecure-skip-tls-verify: false\n"))).ok());
   }
-  SECTION("insecure together with a CA is refused, as kubectl does") {
+  SECTION("insecure-skip-tls-verify: true is refused, with or without a CA") {
+    const std::string refused =
+        "clusters[0].cluster.insecure-skip-tls-verify: TLS verification cannot be turned off (the token would go to an "
+        "unverified server); set certificate-authority-data to the cluster's CA, e.g. from the kube-root-ca.crt "
+        "ConfigMap that every namespace has";
+    CHECK(load_error(kubeconfig("    server: https://h\n    insecure-skip-tls-verify: true\n")) == refused);
+    CHECK(load_error(kubeconfig("    server: https://h\n    insecure-skip-tls-verify: yes\n")) == refused);
     CHECK(load_error(kubeconfig("    server: https://h\n    insecure-skip-tls-verify: true\n"
-                                "    certificate-authority-data: aGVsbG8=\n")) ==
-          "clusters[0].cluster: insecure-skip-tls-verify together with a certificate authority is not allowed");
+                                "    certificate-authority-data: aGVsbG8=\n")) == refused);
   }
   SECTION("a non-boolean insecure flag") {
     CHECK(load_error(kubeconfig("    server: https://h\n    insecure-skip-tls-verify: maybe\n")) ==
@@ -198,6 +198,44 @@ TEST_CASE("kubeconfig user settings") {
   CHECK(load_error(kubeconfig(cluster, "    token: [a, b]\n")) == "users[0].user.token: expected a string");
   const ScratchDir dir;
   CHECK(load_kubeconfig(dir.write("c", kubeconfig(cluster, "    token: \" padded \\n\"\n"))).value().token == "padded");
+}
+
+TEST_CASE("kubeconfig: a context on an insecure-skip-tls-verify cluster is refused, naming file and field") {
+  const auto r = load_kubeconfig(testdata("kubeconfig.yaml"), "insecure");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().kind == ErrorKind::config);
+  CHECK_THAT(r.error().message, Catch::StartsWith("kubeconfig " + testdata("kubeconfig.yaml") +
+                                                  ": clusters[3].cluster.insecure-skip-tls-verify: TLS verification "
+                                                  "cannot be turned off"));
+}
+
+TEST_CASE("kubeconfig: a file over the size limit is refused before parsing, naming the limit") {
+  const ScratchDir dir;
+  // The sweep's case: 10 MB of nested flow sequences (yaml-cpp: "bad file" after ~80 s).
+  const std::string nested = dir.write("nested", std::string(5'000'000, '[') + std::string(5'000'000, ']'));
+  const auto r = load_kubeconfig(nested);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().kind == ErrorKind::config);
+  CHECK(r.error().message == "kubeconfig: cannot read " + nested + ": larger than the 1048576-byte limit");
+  // One byte over is over: comments, otherwise a fine kubeconfig.
+  const std::string body = kubeconfig("    server: https://h\n");
+  const std::string padded = body + std::string(1'048'576 - body.size(), '#');
+  CHECK(load_kubeconfig(dir.write("padded-ok", padded.substr(0, padded.size() - 1) + "\n")).ok());
+  const auto over = load_kubeconfig(dir.write("padded-over", padded + "\n"));
+  REQUIRE_FALSE(over.ok());
+  CHECK_THAT(over.error().message, Catch::EndsWith("padded-over: larger than the 1048576-byte limit"));
+}
+
+TEST_CASE("kubeconfig: nesting over the depth limit is refused before parsing, naming the line") {
+  // Flow collections (which yaml-cpp scans slowly) and block ones alike.
+  CHECK(load_error("current-context: x\nextensions: " + std::string(200'000, '[') + std::string(200'000, ']') + "\n") ==
+        "line 2: YAML nested more than 64 levels deep (the limit for a kubeconfig)");
+  std::string block = "current-context: x\n";
+  for (int i = 0; i < 100; ++i) block += std::string(static_cast<std::size_t>(i) * 2, ' ') + "a:\n";
+  CHECK(load_error(block) == "line 66: YAML nested more than 64 levels deep (the limit for a kubeconfig)");
+  // 64 levels is still fine (and then the usual checks apply).
+  CHECK(load_error("current-context: x\nextensions: " + std::string(63, '[') + std::string(63, ']') + "\n") ==
+        "context \"x\" not found");
 }
 
 TEST_CASE("kubeconfig structure errors name the field") {

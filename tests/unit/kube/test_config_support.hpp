@@ -11,10 +11,10 @@
 
 namespace kle::test {
 
-// The fixtures live next to this file; __FILE__ is absolute under CMake. Missing fixtures
+// The fixtures live next to this file (KLE_TESTS_DIR comes from tests/CMakeLists.txt). Missing fixtures
 // are a broken checkout: fail loudly rather than skip.
 inline std::string testdata(const std::string& name = {}) {
-  const auto dir = std::filesystem::path(__FILE__).parent_path() / "testdata";
+  const auto dir = std::filesystem::path(KLE_TESTS_DIR) / "unit" / "kube" / "testdata";
   if (!std::filesystem::is_directory(dir)) throw std::runtime_error("testdata missing: " + dir.string());
   return name.empty() ? dir.string() : (dir / name).string();
 }

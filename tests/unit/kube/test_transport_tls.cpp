@@ -104,11 +104,6 @@ TEST_CASE("tls: the host name is checked when server_name is set", "[transport][
   CHECK(bad->error().kind == ErrorKind::transport);
 }
 
-TEST_CASE("tls: insecure_skip_verify accepts any certificate, only when set", "[transport][tls]") {
-  auto out = request_with("other", [](ClusterConfig& c) { c.tls.insecure_skip_verify = true; });
-  CHECK(out->ok());
-}
-
 TEST_CASE("tls: a malformed CA bundle is a config error", "[transport][tls]") {
   auto out = request_with("test", [](ClusterConfig& c) {
     c.tls.ca_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";

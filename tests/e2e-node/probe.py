@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Traffic and invariant probes for real_node.sh; run inside the node namespace.
+
+  probe.py client <url> <out.jsonl>
+      GET <url> every 20 ms, each on a new connection (so every request goes through the
+      Service's load balancing), 1 s timeout. One JSON line per request:
+      {"t": epoch ms at send, "ok": bool, "id": responder identity, "leader": isLeader, "err": ...}
+  probe.py monitor <apiserver> <ca> <cert> <key> <namespace> <selector> <label> <out.jsonl>
+      Watches the pods (selector) and polls every Running pod's /leader every 50 ms. Writes a
+      line whenever the number of labelled pods or of believers changes, and flags a line
+      "violation" when two non-terminating pods carry <label> or two pods answer isLeader=true
+      within 300 ms of each other.
+  probe.py since <client.jsonl> <t0 ms> <old leader>   /   probe.py tally <client.jsonl> <from> <to>
+      Reading the client's log: see the functions.
+Stops on SIGTERM. Standard library only.
+"""
+import http.client
+import json
+import signal
+import ssl
+import sys
+import threading
+import time
+import urllib.parse
+
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+def now_ms():
+    return time.time() * 1000.0
+
+
+def get_leader(host, port, path="/leader", timeout=1.0):
+    c = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        c.request("GET", path, headers={"Connection": "close"})
+        r = c.getresponse()
+        body = r.read()
+        if r.status != 200:
+            raise RuntimeError("HTTP %d" % r.status)
+        return json.loads(body)
+    finally:
+        c.close()
+
+
+def client(url, out):
+    u = urllib.parse.urlsplit(url)
+    with open(out, "a", buffering=1) as f:
+        while not stop.is_set():
+            t = now_ms()
+            rec = {"t": round(t, 1)}
+            try:
+                d = get_leader(u.hostname, u.port or 80, u.path)
+                rec.update(ok=True, id=d.get("identity"), leader=bool(d.get("isLeader")), holder=d.get("holder"))
+            except Exception as e:  # noqa: BLE001 - every failure is one failed request
+                rec.update(ok=False, err=type(e).__name__ + ": " + str(e)[:80])
+            f.write(json.dumps(rec) + "\n")
+            left = 0.020 - (now_ms() - t) / 1000.0
+            if left > 0:
+                stop.wait(left)
+
+
+class Monitor:
+    def __init__(self, api, ca, cert, key, ns, selector, label, out):
+        self.api = urllib.parse.urlsplit(api)
+        self.ctx = ssl.create_default_context(cafile=ca)
+        self.ctx.load_cert_chain(cert, key)
+        self.ns, self.selector, self.out = ns, selector, open(out, "a", buffering=1)
+        self.label_key, self.label_value = label.split("=", 1)
+        self.lock = threading.Lock()
+        self.pods = {}      # name -> {"ip", "labelled", "terminating"}
+        self.belief = {}    # name -> (time ms, isLeader)
+        self.pollers = {}
+        self.last = None
+
+    def emit(self, **kw):
+        kw["t"] = round(now_ms(), 1)
+        self.out.write(json.dumps(kw) + "\n")
+
+    def api_get(self, path, timeout):
+        c = http.client.HTTPSConnection(self.api.hostname, self.api.port, context=self.ctx, timeout=timeout)
+        c.request("GET", path)
+        return c, c.getresponse()
+
+    def pod_path(self, extra=""):
+        q = urllib.parse.urlencode({"labelSelector": self.selector})
+        return "/api/v1/namespaces/%s/pods?%s%s" % (self.ns, q, extra)
+
+    def apply(self, kind, pod):
+        name = pod["metadata"]["name"]
+        with self.lock:
+            if kind == "DELETED":
+                self.pods.pop(name, None)
+                self.belief.pop(name, None)
+            else:
+                labels = pod["metadata"].get("labels") or {}
+                self.pods[name] = {
+                    "ip": pod.get("status", {}).get("podIP"),
+                    "labelled": labels.get(self.label_key) == self.label_value,
+                    "terminating": "deletionTimestamp" in pod["metadata"],
+                }
+        self.check()
+
+    def watch(self):
+        while not stop.is_set():
+            try:
+                c, r = self.api_get(self.pod_path(), 10)
+                lst = json.loads(r.read())
+                c.close()
+                with self.lock:
+                    self.pods.clear()
+                for p in lst["items"]:
+                    self.apply("ADDED", p)
+                rv = lst["metadata"]["resourceVersion"]
+                c, r = self.api_get(self.pod_path("&watch=1&resourceVersion=" + rv), 3600)
+                while not stop.is_set():
+                    line = r.fp.readline()
+                    if not line:
+                        break
+                    ev = json.loads(line)
+                    if ev.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                        self.apply(ev["type"], ev["object"])
+                c.close()
+            except Exception as e:  # noqa: BLE001 - reconnect on any watch failure
+                self.emit(event="watch-error", err=str(e)[:100])
+                stop.wait(0.5)
+
+    def poll(self, name):
+        while not stop.is_set():
+            with self.lock:
+                p = self.pods.get(name)
+            if p is None:
+                return
+            if p["ip"]:
+                try:
+                    d = get_leader(p["ip"], 8080, timeout=0.3)
+                    with self.lock:
+                        self.belief[name] = (now_ms(), bool(d.get("isLeader")))
+                    self.check()
+                except Exception:  # noqa: BLE001 - a stopped or dead pod just has no fresh belief
+                    pass
+            stop.wait(0.05)
+
+    def check(self):
+        with self.lock:
+            t = now_ms()
+            labelled = sorted(n for n, p in self.pods.items() if p["labelled"] and not p["terminating"])
+            labelled_all = sorted(n for n, p in self.pods.items() if p["labelled"])
+            believers = sorted(n for n, (bt, yes) in self.belief.items() if yes and t - bt < 300)
+            state = (tuple(labelled), tuple(labelled_all), tuple(believers))
+            if state == self.last:
+                return
+            self.last = state
+            v = len(labelled) > 1 or len(believers) > 1
+            self.emit(labelled=labelled, labelled_incl_terminating=labelled_all, believers=believers, violation=v)
+
+    def run(self):
+        threading.Thread(target=self.watch, daemon=True).start()
+        while not stop.is_set():
+            with self.lock:
+                names = [n for n in self.pods if n not in self.pollers or not self.pollers[n].is_alive()]
+            for n in names:
+                th = threading.Thread(target=self.poll, args=(n,), daemon=True)
+                self.pollers[n] = th
+                th.start()
+            self.check()
+            stop.wait(0.1)
+
+
+def since(out, t0, old, restarted_ok=False):
+    """Prints "<ms to new leader> <failed> <non-leader>" once the client log holds an answer
+    from a leader other than <old> sent at or after <t0>; exit 1 if there is none yet.
+    restarted_ok: after kill -9 the container restarts in the same pod (same identity) and may
+    win the expired Lease itself: a leader answer from <old> after a failed request counts."""
+    failed = nonleader = 0
+    with open(out) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue  # a line being written
+            if r["t"] < t0:
+                continue
+            if not r["ok"]:
+                failed += 1
+            elif not r["leader"]:
+                nonleader += 1
+            elif r["id"] != old or (restarted_ok and failed > 0):
+                print("%d %d %d" % (round(r["t"] - t0), failed, nonleader))
+                return 0
+    return 1
+
+
+def tally(out, t_from, t_to):
+    """Prints "<requests> <failed> <non-leader>" for requests sent in [t_from, t_to)."""
+    n = failed = nonleader = 0
+    with open(out) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if not t_from <= r["t"] < t_to:
+                continue
+            n += 1
+            failed += not r["ok"]
+            nonleader += r["ok"] and not r["leader"]
+    print("%d %d %d" % (n, failed, nonleader))
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "client":
+        client(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "since":
+        sys.exit(since(sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5:] == ["restarted-ok"]))
+    elif sys.argv[1] == "tally":
+        sys.exit(tally(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    elif sys.argv[1] == "monitor":
+        Monitor(*sys.argv[2:10]).run()
+    else:
+        sys.exit("usage: probe.py client|monitor ...")

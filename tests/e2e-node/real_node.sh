@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Real pods end to end: the image `make image` built, run by a real kubelet (tests/node/up):
+#   helm install (3 replicas) -> all Running+Ready, one Lease holder, exactly one labelled pod,
+#   `kubectl logs`/`exec` work; a client sends GET /leader every 20 ms to the leader Service's
+#   ClusterIP; then KLE_FAILOVERS (default 10) failovers of each kind:
+#     delete  kubectl delete pod <leader>             (graceful: SIGTERM, the Lease is released)
+#     kill    kill -9 of the leader container's process
+#     stop    SIGSTOP of it for leaseDuration + 3 s, then SIGCONT: it must have stepped down
+#   and per failover prints the time from the action to the first answer from the new leader
+#   and the requests that failed or reached a non-leader meanwhile. A monitor watches the whole
+#   run: never two non-terminating labelled pods, never two pods answering isLeader=true.
+#   Last, each elector pod's memory from its cgroup.
+# Not in tests/e2e/ on purpose (run-integration.sh runs everything there): `make test-real-node`.
+# Env: KLE_FAILOVERS, KLE_CLUSTER_DIR (default ${TMPDIR:-/tmp}/kle-e2e-node-<user>), KLE_KEEP=1
+# (leave the node up). Fails loudly (never skips) when the image or binaries are missing.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-e2e-node-$(id -un)}"
+. "$HERE/../node/lib.sh"
+FAILOVERS="${KLE_FAILOVERS:-10}"
+NS=kle-real REL=kle APP=kle-leader-elector LABEL=leader-elector/leader=true
+W="$N/e2e"   # work files: client/monitor logs
+
+log() { printf '[real-node %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+X() { "$KLE_REPO/tests/node/exec" "$@"; }
+k() { X kubectl -n "$NS" "$@"; }
+now_ms() { date +%s%3N; }
+
+cleanup() {
+  local rc=$?
+  [ -n "${PROBES:-}" ] && kill $PROBES 2>/dev/null
+  if [ "${KLE_KEEP:-0}" = 1 ] && [ "$rc" -eq 0 ]; then log "KLE_KEEP=1: node left up ($N)"; return; fi
+  "$KLE_REPO/tests/node/down" || true
+  [ "$rc" -eq 0 ] && log "PASS" || log "FAILED (exit $rc); logs in $N/logs, $W, $KLE_CLUSTER_DIR/logs"
+}
+
+archive="$IMG_ARCHIVES/leader-elector-$IMG_TAG.tar"
+[ -s "$archive" ] || fail "no image archive $archive: run make image"
+[[ "$FAILOVERS" =~ ^[0-9]+$ ]] || fail "KLE_FAILOVERS=$FAILOVERS is not a number"
+trap cleanup EXIT
+t=$SECONDS
+"$KLE_REPO/tests/node/up" >/dev/null
+log "tests/node/up: $((SECONDS - t))s"
+mkdir -p "$W"
+
+# --- install ---------------------------------------------------------------------------------
+t=$SECONDS
+X helm install "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --create-namespace \
+  --set replicaCount=3 --set image.pullPolicy=Never --set image.tag="$IMG_TAG" \
+  --set-string 'nodeSelector.kubernetes\.io/hostname'="$NODE_NAME" >/dev/null ||
+  fail "helm install failed"
+LEASE="$(k get deploy "$APP" -o json | jq -r '.spec.template.spec.containers[] | select(.name == "leader-elector") | .args[] | select(startswith("--lease-name=")) | sub("--lease-name="; "")')"
+LEASE_S="$(X helm get values "$REL" -n "$NS" -a -o json | jq -r '.election.leaseDuration' | sed 's/s$//')"
+SEL="$(k get deploy "$APP" -o json | jq -r '.spec.selector.matchLabels | to_entries | map("\(.key)=\(.value)") | join(",")')"
+
+holder() { k get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
+labelled() { k get pods -l "$SEL,$LABEL" -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name] | join(" ")'; }
+ready_count() {
+  k get pods -l "$SEL" -o json | jq '[.items[] | select(.metadata.deletionTimestamp == null and .status.phase == "Running")
+    | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length'
+}
+# 3 pods Running+Ready, one holder, exactly that pod labelled, the Service answering from it.
+steady() {
+  local h
+  [ "$(ready_count)" = 3 ] || return 1
+  h="$(holder)"; [ -n "$h" ] || return 1
+  [ "$(labelled)" = "$h" ] || return 1
+  [ "$(X python3 -c 'import json,sys,urllib.request as u; d=json.load(u.urlopen(sys.argv[1], timeout=1)); print(d["identity"] if d["isLeader"] else "")' "http://$SVC/leader" 2>/dev/null)" = "$h" ]
+}
+wait_steady() {
+  local deadline=$((SECONDS + ${1:-300}))
+  until steady; do
+    [ "$SECONDS" -lt "$deadline" ] || { k get pods -o wide >&2; fail "not steady after ${1:-300}s (3 Ready pods, one holder, one labelled pod, Service answering from it)"; }
+    sleep 1
+  done
+}
+
+k rollout status deploy/"$APP" --timeout=300s >/dev/null || { k get pods -o wide >&2; fail "pods not Ready"; }
+SVC="$(k get svc "$APP-leader" -o jsonpath='{.spec.clusterIP}'):$(k get svc "$APP-leader" -o jsonpath='{.spec.ports[0].port}')"
+wait_steady 120
+log "installed in $((SECONDS - t))s: 3 pods Running+Ready, holder $(holder), labelled: $(labelled), leader Service $SVC"
+k get pods -o wide >&2
+
+# kubectl logs / exec go through the apiserver to the kubelet.
+h="$(holder)"
+out="$(k logs "$h" -c leader-elector)" || fail "kubectl logs $h failed"
+grep -q 'leadership acquired' <<<"$out" || fail "kubectl logs $h: no 'leadership acquired' in: $out"
+out="$(k exec "$h" -c leader-elector -- /usr/local/bin/leader-elector --help 2>&1)" || fail "kubectl exec $h failed: $out"
+grep -q 'Usage' <<<"$out" || fail "kubectl exec $h: unexpected output: $out"
+log "kubectl logs and kubectl exec work"
+
+# --- probes ----------------------------------------------------------------------------------
+. "$KLE_CLUSTER_DIR/env"
+# nsenter execs python3, so $! is the probe itself (a backgrounded function would be a subshell).
+nsenter -t "$(nd_holder_pid)" -n -m -- python3 "$HERE/probe.py" client "http://$SVC/leader" "$W/client.jsonl" </dev/null >"$W/client.err" 2>&1 &
+PROBES="$!"
+nsenter -t "$(nd_holder_pid)" -n -m -- python3 "$HERE/probe.py" monitor "$KLE_SERVER" "$KLE_CA_FILE" "$KLE_CLUSTER_DIR/pki/admin.crt" \
+  "$KLE_CLUSTER_DIR/pki/admin.key" "$NS" "$SEL" "$LABEL" "$W/monitor.jsonl" </dev/null >"$W/monitor.err" 2>&1 &
+PROBES="$PROBES $!"
+T_START="$(now_ms)"
+sleep 5
+read -r n f nl < <(python3 "$HERE/probe.py" tally "$W/client.jsonl" "$T_START" "$(now_ms)")
+[ "$n" -gt 0 ] || fail "the client sent no request (see $W/client.err)"
+[ "$f" -eq 0 ] && [ "$nl" -eq 0 ] || fail "steady state: $f of $n requests failed, $nl reached a non-leader"
+log "steady state: $n requests in 5 s, all answered by the leader"
+
+# --- failovers -------------------------------------------------------------------------------
+container_pid() { # <pod>: host PID of its leader-elector container's process
+  local id
+  id="$(k get pod "$1" -o jsonpath='{.status.containerStatuses[?(@.name=="leader-elector")].containerID}')"
+  id="${id#containerd://}"; [ -n "$id" ] || return 1
+  nd_in ctr -a "$N/containerd/containerd.sock" -n k8s.io tasks ls | awk -v id="$id" '$1 == id { print $2 }'
+}
+ROWS=()
+failover() { # <kind> <n>
+  local kind="$1" i="$2" old pid t0 res ms f nl extra=""
+  wait_steady 300
+  old="$(holder)"
+  pid="$(container_pid "$old")" || fail "no container PID for $old"
+  t0="$(now_ms)"
+  case "$kind" in
+    delete) k delete pod "$old" --wait=false >/dev/null ;;
+    kill) kill -KILL "$pid" ;;
+    stop) kill -STOP "$pid" ;;
+  esac
+  local deadline=$((SECONDS + 120))
+  local same=""; [ "$kind" = kill ] && same=restarted-ok
+  until res="$(python3 "$HERE/probe.py" since "$W/client.jsonl" "$t0" "$old" $same)"; do
+    [ "$SECONDS" -lt "$deadline" ] || { [ "$kind" = stop ] && kill -CONT "$pid"; fail "$kind #$i: no new leader answering after 120s"; }
+    sleep 0.2
+  done
+  read -r ms f nl <<<"$res"
+  if [ "$kind" = stop ]; then
+    # Keep it stopped for longer than the lease, then wake it: it must not believe it leads.
+    local until_ms=$((t0 + LEASE_S * 1000 + 3000)) d
+    while [ "$(now_ms)" -lt "$until_ms" ]; do sleep 0.2; done
+    kill -CONT "$pid"
+    sleep 2
+    d="$(nd_in python3 -c 'import json,sys,urllib.request as u; d=json.load(u.urlopen(sys.argv[1], timeout=2)); print(d["isLeader"])' \
+      "http://$(k get pod "$old" -o jsonpath='{.status.podIP}'):8080/leader" 2>/dev/null || echo unreachable)"
+    [ "$d" = False ] || fail "stop #$i: $old after SIGCONT answers isLeader=$d"
+    [[ " $(labelled) " != *" $old "* ]] || fail "stop #$i: $old still labelled after SIGCONT"
+    extra=" (stopped $((LEASE_S + 3))s; stepped down after SIGCONT)"
+  fi
+  ROWS+=("$(printf '%-7s %3d  %8d  %7d  %10d  %s -> %s%s' "$kind" "$i" "$ms" "$f" "$nl" "$old" "$(holder)" "$extra")")
+  log "${ROWS[-1]}"
+}
+for kind in delete kill stop; do
+  for i in $(seq 1 "$FAILOVERS"); do failover "$kind" "$i"; done
+done
+wait_steady 300
+T_END="$(now_ms)"
+
+# --- results ---------------------------------------------------------------------------------
+kill $PROBES 2>/dev/null; PROBES=""
+sleep 0.5
+read -r n f nl < <(python3 "$HERE/probe.py" tally "$W/client.jsonl" "$T_START" "$T_END")
+violations="$(grep -c '"violation": true' "$W/monitor.jsonl" || true)"
+echo
+echo "Failovers (lease ${LEASE_S}s; client GET /leader every 20 ms through the leader Service)"
+echo "kind      #  ms-to-new  failed  non-leader  old -> new leader"
+printf '%s\n' "${ROWS[@]}"
+echo "whole run: $n requests, $f failed, $nl reached a non-leader; invariant violations: $violations"
+echo
+echo "Memory of each elector pod (cgroup of the pod: rss / working set = usage - inactive_file)"
+root="$(cat "$N/cgroup-root")"
+for p in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.name}'); do
+  uid="$(k get pod "$p" -o jsonpath='{.metadata.uid}')"
+  d="$(ls -d /sys/fs/cgroup/memory"$root"/kubepods/*/pod"$uid" /sys/fs/cgroup/memory"$root"/kubepods/pod"$uid" 2>/dev/null | head -1)" || true
+  if [ -n "$d" ]; then
+    awk -v p="$p" -v u="$(cat "$d/memory.usage_in_bytes")" '
+      $1 == "total_rss" { rss = $2 } $1 == "total_inactive_file" { inact = $2 }
+      END { printf "%s  rss %.1f MiB  working set %.1f MiB  usage %.1f MiB\n", p, rss/1048576, (u-inact)/1048576, u/1048576 }' "$d/memory.stat"
+  else
+    echo "$p: no memory cgroup found under /sys/fs/cgroup/memory$root"
+  fi
+done
+[ "$violations" -eq 0 ] || { grep '"violation": true' "$W/monitor.jsonl" | head -5 >&2; fail "$violations invariant violations (two labelled pods or two believers)"; }
