@@ -27,7 +27,7 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
   // Read in pieces and stop at the limit: the size from stat() would not cover a FIFO or
   // /dev/zero, which report none and never end.
   std::string out;
-  std::array<char, 16 * 1024> buf{};
+  std::array<char, std::size_t{16} * 1024> buf{};
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     const auto n = static_cast<std::size_t>(in.gcount());
