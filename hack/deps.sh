@@ -10,17 +10,5 @@ packages=(
   clang-tidy prometheus faketime python3
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "deps: all ${#packages[@]} Debian packages present"
-  exit 0
-fi
-
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+ensure_debian_packages deps "${packages[@]}"

@@ -11,19 +11,5 @@ packages=(
   gcc libc6-dev util-linux iproute2 openssl jq curl
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "node-deps: all ${#packages[@]} Debian packages present"
-  exit 0
-fi
-
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "node-deps: installing ${missing[*]}"
-# Other engineers' hack/deps.sh may hold the dpkg lock: wait for it rather than fail.
-$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-  --no-install-recommends "${missing[@]}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+ensure_debian_packages node-deps "${packages[@]}"

@@ -58,3 +58,27 @@ img_podman() {
 }
 
 img_exists() { img_podman image exists "$1"; }
+
+# img_static_scratch NAME IMAGE BINARY: compiles hack/image/NAME/NAME.c (or app.c) statically
+# into a FROM-scratch image built from hack/image/NAME/Containerfile, and saves it as
+# $IMG_ARCHIVES/NAME.tar for `ctr images import`. Cached: skipped when the archive exists.
+img_static_scratch() {
+  local name=$1 image=$2 binary=$3 src
+  local out="$IMG_ARCHIVES/$name.tar"
+  if [ -s "$out" ] && img_exists "$image" && [ "${KLE_IMAGE_REFRESH:-0}" != 1 ]; then
+    img_log "$image: cached at $out"; return 0
+  fi
+  src="$IMG_REPO/hack/image/$name"
+  local ctx; ctx="$(mktemp -d "$KLE_IMAGE_DIR/$name.XXXXXX")"
+  # shellcheck disable=SC2064  # expand now: ctx is local
+  trap "rm -rf '$ctx'" EXIT
+  gcc -O2 -static -o "$ctx/$binary" "$src/$( [ -f "$src/$name.c" ] && echo "$name.c" || echo app.c)" ||
+    img_die "cannot build the static $name binary (gcc and libc6-dev: hack/node-deps.sh)"
+  strip "$ctx/$binary"
+  cp "$src/Containerfile" "$ctx/"
+  img_podman build --quiet --pull=never --network=none -t "$image" "$ctx" >/dev/null
+  rm -f "$out.tmp"
+  img_podman save --quiet --format docker-archive -o "$out.tmp" "$image"
+  mv -f "$out.tmp" "$out"
+  img_log "$image -> $out"
+}
