@@ -10,7 +10,7 @@ BUILD_DIR := build/$(PRESET)
 export KLE_CACHE ?= $(HOME)/.cache/kube-leader-elector
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build unit test test-unit test-integration test-integration-asan test-chart test-asan tools cluster-up cluster-down demo bench lint clean
+.PHONY: deps build unit demo-processes test test-serial test-unit test-integration test-integration-asan test-chart test-asan tools cluster-up cluster-down demo bench lint clean
 
 deps:
 	@hack/deps.sh
@@ -54,11 +54,22 @@ test-integration-asan: tools
 	@$(MAKE) --no-print-directory PRESET=asan build
 	@tests/run-integration.sh build/asan
 
-# Everything: unit, clang-tidy, chart, integration + e2e on the real control plane, and the
-# unit and integration suites again under ASan+UBSan.
-test: test-unit lint test-chart test-integration test-asan test-integration-asan
+# Everything: unit, clang-tidy + shellcheck, chart, integration + e2e on the real control
+# plane, real pods on a real kubelet (image built here, failover table), and the unit and
+# integration suites again under ASan+UBSan. Two lanes side by side (hack/test-all.sh): stage
+# logs in build/test-logs/, a table of each stage's wall time at the end.
+test:
+	@hack/test-all.sh
 
+# The same stages one after another, output straight to the terminal.
+test-serial: test-unit lint test-chart test-integration test-real-node test-asan test-integration-asan
+
+# Real pods on a real kubelet when this machine allows it (hack/demo-real.sh); otherwise it
+# says why and runs the process-based demo. `make demo-processes` asks for that one directly.
 demo: build tools
+	@hack/demo-real.sh $(BUILD_DIR)
+
+demo-processes: build tools
 	@hack/demo.sh $(BUILD_DIR)
 
 # Benchmarks against client-go and the Node elector on the real control plane.
@@ -73,10 +84,12 @@ lint: build
 clean:
 	rm -rf build
 
-# Real image and real node (hack/image/build.sh, tests/node/up; not part of `make test`).
+# Real image and real node (hack/image/build.sh, tests/node/up).
 # `make image`: the Dockerfile built with podman --pull=never from locally made base images;
 # archive in $(KLE_CACHE)/image/archives/. node-up/node-down: a kubelet node in its own
-# network namespace with the control plane. test-real-node: helm install + failover table.
+# network namespace with the control plane. test-real-node: helm install + failover table
+# (KLE_FAILOVERS per kind, KLE_ELECTION=lease/renew/retry/request; chart defaults if unset),
+# then sidecar mode.
 .PHONY: image node-up node-down test-real-node
 image:
 	@hack/image/build.sh
@@ -92,4 +105,7 @@ node-down:
 
 test-real-node: tools image
 	@hack/controlplane/build.sh kubelet kube-proxy
+	@hack/image/pause.sh
+	@hack/image/demo-app.sh
 	@tests/e2e-node/real_node.sh
+	@tests/e2e-node/sidecar.sh

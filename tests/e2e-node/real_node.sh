@@ -11,33 +11,41 @@
 #   run: never two non-terminating labelled pods, never two pods answering isLeader=true.
 #   Last, each elector pod's memory from its cgroup.
 # Not in tests/e2e/ on purpose (run-integration.sh runs everything there): `make test-real-node`.
-# Env: KLE_FAILOVERS, KLE_CLUSTER_DIR (default ${TMPDIR:-/tmp}/kle-e2e-node-<user>), KLE_KEEP=1
+# Env: KLE_FAILOVERS, KLE_ELECTION=<lease>/<renew deadline>/<retry>/<request timeout> (default:
+# the chart's 15s/10s/2s/5s; `make test` uses 5s/3s/1s/2s so 30 failovers fit in a few
+# minutes), KLE_CLUSTER_DIR (default ${TMPDIR:-/tmp}/kle-e2e-node-<user>), KLE_KEEP=1
 # (leave the node up). Fails loudly (never skips) when the image or binaries are missing.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-e2e-node-$(id -un)}"
-. "$HERE/../node/lib.sh"
+# shellcheck disable=SC2034  # E2E_TAG is read by lib.sh
+NS=kle-real REL=kle E2E_TAG=real-node
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 FAILOVERS="${KLE_FAILOVERS:-10}"
-NS=kle-real REL=kle APP=kle-leader-elector LABEL=leader-elector/leader=true
 W="$N/e2e"   # work files: client/monitor logs
-
-log() { printf '[real-node %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-X() { "$KLE_REPO/tests/node/exec" "$@"; }
-k() { X kubectl -n "$NS" "$@"; }
-now_ms() { date +%s%3N; }
 
 cleanup() {
   local rc=$?
+  # shellcheck disable=SC2086  # PROBES is a list of PIDs
   [ -n "${PROBES:-}" ] && kill $PROBES 2>/dev/null
   if [ "${KLE_KEEP:-0}" = 1 ] && [ "$rc" -eq 0 ]; then log "KLE_KEEP=1: node left up ($N)"; return; fi
   "$KLE_REPO/tests/node/down" || true
-  [ "$rc" -eq 0 ] && log "PASS" || log "FAILED (exit $rc); logs in $N/logs, $W, $KLE_CLUSTER_DIR/logs"
+  if [ "$rc" -eq 0 ]; then log "PASS"; else log "FAILED (exit $rc); logs in $N/logs, $W, $KLE_CLUSTER_DIR/logs"; fi
 }
 
 archive="$IMG_ARCHIVES/leader-elector-$IMG_TAG.tar"
 [ -s "$archive" ] || fail "no image archive $archive: run make image"
 [[ "$FAILOVERS" =~ ^[0-9]+$ ]] || fail "KLE_FAILOVERS=$FAILOVERS is not a number"
+ELECTION_SET=()
+if [ -n "${KLE_ELECTION:-}" ]; then
+  IFS=/ read -r e_lease e_renew e_retry e_request <<<"$KLE_ELECTION"
+  [ -n "$e_request" ] ||
+    fail "KLE_ELECTION=$KLE_ELECTION: expected <lease>/<renew deadline>/<retry>/<request timeout>, e.g. 5s/3s/1s/2s"
+  # The chart refuses combinations the binary would refuse, with its own message.
+  ELECTION_SET=(--set-string "election.leaseDuration=$e_lease" --set-string "election.renewDeadline=$e_renew"
+    --set-string "election.retryPeriod=$e_retry" --set-string "election.requestTimeout=$e_request")
+fi
 trap cleanup EXIT
 t=$SECONDS
 "$KLE_REPO/tests/node/up" >/dev/null
@@ -48,14 +56,10 @@ mkdir -p "$W"
 t=$SECONDS
 X helm install "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --create-namespace \
   --set replicaCount=3 --set image.pullPolicy=Never --set image.tag="$IMG_TAG" \
-  --set-string 'nodeSelector.kubernetes\.io/hostname'="$NODE_NAME" >/dev/null ||
+  --set-string 'nodeSelector.kubernetes\.io/hostname'="$NODE_NAME" ${ELECTION_SET[@]+"${ELECTION_SET[@]}"} >/dev/null ||
   fail "helm install failed"
-LEASE="$(k get deploy "$APP" -o json | jq -r '.spec.template.spec.containers[] | select(.name == "leader-elector") | .args[] | select(startswith("--lease-name=")) | sub("--lease-name="; "")')"
 LEASE_S="$(X helm get values "$REL" -n "$NS" -a -o json | jq -r '.election.leaseDuration' | sed 's/s$//')"
-SEL="$(k get deploy "$APP" -o json | jq -r '.spec.selector.matchLabels | to_entries | map("\(.key)=\(.value)") | join(",")')"
 
-holder() { k get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
-labelled() { k get pods -l "$SEL,$LABEL" -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name] | join(" ")'; }
 ready_count() {
   k get pods -l "$SEL" -o json | jq '[.items[] | select(.metadata.deletionTimestamp == null and .status.phase == "Running")
     | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length'
@@ -66,7 +70,7 @@ steady() {
   [ "$(ready_count)" = 3 ] || return 1
   h="$(holder)"; [ -n "$h" ] || return 1
   [ "$(labelled)" = "$h" ] || return 1
-  [ "$(X python3 -c 'import json,sys,urllib.request as u; d=json.load(u.urlopen(sys.argv[1], timeout=1)); print(d["identity"] if d["isLeader"] else "")' "http://$SVC/leader" 2>/dev/null)" = "$h" ]
+  [ "$(e2e_leader_at "$SVC")" = "$h" ]
 }
 wait_steady() {
   local deadline=$((SECONDS + ${1:-300}))
@@ -77,7 +81,7 @@ wait_steady() {
 }
 
 k rollout status deploy/"$APP" --timeout=300s >/dev/null || { k get pods -o wide >&2; fail "pods not Ready"; }
-SVC="$(k get svc "$APP-leader" -o jsonpath='{.spec.clusterIP}'):$(k get svc "$APP-leader" -o jsonpath='{.spec.ports[0].port}')"
+e2e_chart_facts
 wait_steady 120
 log "installed in $((SECONDS - t))s: 3 pods Running+Ready, holder $(holder), labelled: $(labelled), leader Service $SVC"
 k get pods -o wide >&2
@@ -91,6 +95,7 @@ grep -q 'Usage' <<<"$out" || fail "kubectl exec $h: unexpected output: $out"
 log "kubectl logs and kubectl exec work"
 
 # --- probes ----------------------------------------------------------------------------------
+# shellcheck source=/dev/null
 . "$KLE_CLUSTER_DIR/env"
 # nsenter execs python3, so $! is the probe itself (a backgrounded function would be a subshell).
 nsenter -t "$(nd_holder_pid)" -n -m -- python3 "$HERE/probe.py" client "http://$SVC/leader" "$W/client.jsonl" </dev/null >"$W/client.err" 2>&1 &
@@ -102,7 +107,7 @@ T_START="$(now_ms)"
 sleep 5
 read -r n f nl < <(python3 "$HERE/probe.py" tally "$W/client.jsonl" "$T_START" "$(now_ms)")
 [ "$n" -gt 0 ] || fail "the client sent no request (see $W/client.err)"
-[ "$f" -eq 0 ] && [ "$nl" -eq 0 ] || fail "steady state: $f of $n requests failed, $nl reached a non-leader"
+{ [ "$f" -eq 0 ] && [ "$nl" -eq 0 ]; } || fail "steady state: $f of $n requests failed, $nl reached a non-leader"
 log "steady state: $n requests in 5 s, all answered by the leader"
 
 # --- failovers -------------------------------------------------------------------------------
@@ -153,6 +158,7 @@ wait_steady 300
 T_END="$(now_ms)"
 
 # --- results ---------------------------------------------------------------------------------
+# shellcheck disable=SC2086  # PROBES is a list of PIDs
 kill $PROBES 2>/dev/null; PROBES=""
 sleep 0.5
 read -r n f nl < <(python3 "$HERE/probe.py" tally "$W/client.jsonl" "$T_START" "$T_END")
@@ -167,7 +173,7 @@ echo "Memory of each elector pod (cgroup of the pod: rss / working set = usage -
 root="$(cat "$N/cgroup-root")"
 for p in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.name}'); do
   uid="$(k get pod "$p" -o jsonpath='{.metadata.uid}')"
-  d="$(ls -d /sys/fs/cgroup/memory"$root"/kubepods/*/pod"$uid" /sys/fs/cgroup/memory"$root"/kubepods/pod"$uid" 2>/dev/null | head -1)" || true
+  d="$(find /sys/fs/cgroup/memory"$root"/kubepods -maxdepth 2 -type d -name "pod$uid" 2>/dev/null | head -1)" || true
   if [ -n "$d" ]; then
     awk -v p="$p" -v u="$(cat "$d/memory.usage_in_bytes")" '
       $1 == "total_rss" { rss = $2 } $1 == "total_inactive_file" { inact = $2 }

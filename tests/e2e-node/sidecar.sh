@@ -8,18 +8,14 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-e2e-sidecar-$(id -un)}"
-. "$HERE/../node/lib.sh"
-NS=kle-sidecar REL=kle APP=kle-leader-elector LABEL=leader-elector/leader=true
-
-log() { printf '[sidecar %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-fail() { log "FAIL: $*"; exit 1; }
-X() { "$KLE_REPO/tests/node/exec" "$@"; }
-k() { X kubectl -n "$NS" "$@"; }
-now_ms() { date +%s%3N; }
+# shellcheck disable=SC2034  # E2E_TAG is read by lib.sh
+NS=kle-sidecar REL=kle E2E_TAG=sidecar
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 cleanup() {
   local rc=$?
   "$KLE_REPO/tests/node/down" || true
-  [ "$rc" -eq 0 ] && log "PASS" || log "FAILED (exit $rc); logs in $N/logs"
+  if [ "$rc" -eq 0 ]; then log "PASS"; else log "FAILED (exit $rc); logs in $N/logs"; fi
 }
 
 for a in "leader-elector-$IMG_TAG.tar:make image" "demo-app.tar:hack/image/demo-app.sh"; do
@@ -45,11 +41,7 @@ VALUES
 X helm install "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --create-namespace \
   -f "$N/e2e/sidecar-values.yaml" >/dev/null || fail "helm install (sidecar mode) failed"
 k rollout status deploy/"$APP" --timeout=300s >/dev/null || { k get pods -o wide >&2; fail "pods not Ready"; }
-LEASE="$(k get deploy "$APP" -o json | jq -r '.spec.template.spec.containers[] | select(.name == "leader-elector") | .args[] | select(startswith("--lease-name=")) | sub("--lease-name="; "")')"
-SEL="$(k get deploy "$APP" -o json | jq -r '.spec.selector.matchLabels | to_entries | map("\(.key)=\(.value)") | join(",")')"
-SVC="$(k get svc "$APP-leader" -o jsonpath='{.spec.clusterIP}'):$(k get svc "$APP-leader" -o jsonpath='{.spec.ports[0].port}')"
-holder() { k get lease "$LEASE" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
-labelled() { k get pods -l "$SEL,$LABEL" -o json | jq -r '[.items[] | select(.metadata.deletionTimestamp == null) | .metadata.name] | join(" ")'; }
+e2e_chart_facts
 app_at() { X curl -fsS --max-time 1 "http://$1/" 2>/dev/null | jq -r .app 2>/dev/null || true; }
 
 deadline=$((SECONDS + 120))
@@ -65,7 +57,7 @@ for p in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.name}'); do
 done
 # ... but the leader Service reaches only the leader's.
 h="$(holder)"; bad=0
-for i in $(seq 1 50); do [ "$(app_at "$SVC")" = "$h" ] || bad=$((bad + 1)); done
+for _ in $(seq 1 50); do [ "$(app_at "$SVC")" = "$h" ] || bad=$((bad + 1)); done
 [ "$bad" -eq 0 ] || fail "$bad of 50 requests to the leader Service did not reach the app of $h"
 log "all 3 apps run; 50/50 requests to the leader Service $SVC reached the app of the leader $h"
 
