@@ -66,8 +66,9 @@ test-serial: test-unit lint test-chart test-integration test-real-node test-asan
 
 # Real pods on a real kubelet when this machine allows it (hack/demo-real.sh); otherwise it
 # says why and runs the process-based demo. `make demo-processes` asks for that one directly.
-demo: build tools
-	@hack/demo-real.sh $(BUILD_DIR)
+# The real-pod demo runs the image, so it builds the host binaries only when it falls back.
+demo: deps tools
+	@PRESET=$(PRESET) hack/demo-real.sh $(BUILD_DIR)
 
 demo-processes: build tools
 	@hack/demo.sh $(BUILD_DIR)

@@ -19,13 +19,26 @@ NS=kle-demo REL=kle E2E_TAG=demo
 . tests/e2e-node/lib.sh
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+# run <cmd...>: shows the command as a user would type it (X and k are ours), then runs it.
+run() {
+  local shown=("$@")
+  case "$1" in
+    X) shown=("${@:2}") ;;
+    k) shown=(kubectl -n "$NS" "${@:2}") ;;
+  esac
+  printf '$ %s\n' "${shown[*]}"
+  "$@"
+}
 fallback() {
   printf '\n\033[1mReal pods are not possible here: %s\033[0m\n' "$*"
   echo "Showing the same election with host processes standing in for the pods (hack/demo.sh)."
+  processes
+}
+processes() {
+  make --no-print-directory PRESET="${PRESET:-dev}" build
   exec hack/demo.sh "$BUILD_DIR"
 }
-[ "${KLE_DEMO:-}" != processes ] || exec hack/demo.sh "$BUILD_DIR"
+[ "${KLE_DEMO:-}" != processes ] || processes
 
 why="$(tests/node/up --check 2>&1)" || fallback "${why##*ERROR: }"
 bold "1/6 what a real node needs (first run: Debian packages, the control plane and kubelet from Go modules, the image from the Dockerfile; 20-60 min on 2 cores, then cached)"
@@ -43,6 +56,7 @@ tests/node/up >/dev/null 2>"$KLE_CLUSTER_DIR.up.log" || {
   fallback "the node did not start: $(grep -o 'ERROR: .*' "$KLE_CLUSTER_DIR.up.log" | tail -1)"
 }
 run X kubectl get nodes -o wide
+echo "(kle-node-0 is kwok's stand-in node that the process-based tests use; the chart is pinned to kle-real-node)"
 
 bold "3/6 helm install: 3 replicas of the image built here"
 sets=()
@@ -51,7 +65,7 @@ if [ -n "${KLE_DEMO_ELECTION:-}" ]; then
   sets=(--set-string "election.leaseDuration=$l" --set-string "election.renewDeadline=$r"
     --set-string "election.retryPeriod=$t" --set-string "election.requestTimeout=$q")
 fi
-run X helm install "$REL" charts/leader-elector -n "$NS" --create-namespace --set replicaCount=3 \
+run X helm install "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --create-namespace --set replicaCount=3 \
   --set image.pullPolicy=Never --set image.tag="$IMG_TAG" \
   --set-string 'nodeSelector.kubernetes\.io/hostname'="$NODE_NAME" ${sets[@]+"${sets[@]}"}
 k rollout status deploy/"$APP" --timeout=300s

@@ -10,7 +10,8 @@
 #   and the requests that failed or reached a non-leader meanwhile. A monitor watches the whole
 #   run: never two non-terminating labelled pods, never two pods answering isLeader=true.
 #   Last, each elector pod's memory from its cgroup.
-# Not in tests/e2e/ on purpose (run-integration.sh runs everything there): `make test-real-node`.
+# Not in tests/e2e/ on purpose (run-integration.sh runs everything there): `make test` runs it
+# in its own stage (hack/test-all.sh), `make test-real-node` alone.
 # Env: KLE_FAILOVERS, KLE_ELECTION=<lease>/<renew deadline>/<retry>/<request timeout> (default:
 # the chart's 15s/10s/2s/5s; `make test` uses 5s/3s/1s/2s so 30 failovers fit in a few
 # minutes), KLE_CLUSTER_DIR (default ${TMPDIR:-/tmp}/kle-e2e-node-<user>), KLE_KEEP=1

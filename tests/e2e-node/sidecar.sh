@@ -4,7 +4,8 @@
 # in each of 3 pods. Every pod's app answers on its pod IP, but the leader Service reaches the
 # app of the leading pod only: 50 requests all answer with the Lease holder's name, and after a
 # `kubectl delete pod` of the leader, the Service answers from the new holder (time printed).
-# Env: KLE_CLUSTER_DIR (default ${TMPDIR:-/tmp}/kle-e2e-sidecar-<user>). Not in tests/e2e/.
+# Env: KLE_CLUSTER_DIR (default ${TMPDIR:-/tmp}/kle-e2e-sidecar-<user>). Not in tests/e2e/: `make test`
+# runs it after real_node.sh (hack/test-all.sh).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-e2e-sidecar-$(id -un)}"
