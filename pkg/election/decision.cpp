@@ -1,5 +1,7 @@
 #include "election/decision.hpp"
 
+#include <limits>
+
 namespace kle::election {
 
 const char* to_string(Action a) noexcept {
@@ -31,6 +33,15 @@ namespace {
 
 int transitions_of(const api::Lease& lease) { return lease.spec.lease_transitions.value_or(0); }
 
+// leaseTransitions is an int32 that anyone with RBAC can hand-edit, INT32_MAX included.
+// It saturates there: the epoch is a fencing token and must never go backwards (a wrap to
+// INT32_MIN would hand out the smallest token ever), and refusing to take over would block
+// the election for good. A saturated epoch no longer tells holders apart; nothing can.
+int next_transitions(const api::Lease& previous, bool new_holder) {
+  const int t = transitions_of(previous);
+  return (new_holder && t < std::numeric_limits<int>::max()) ? t + 1 : t;
+}
+
 // The spec we write: a transition is counted only when the holder actually changes (a
 // record that already names us is not a new holder); acquireTime is kept only by a renewal.
 api::LeaseSpec acquired_spec(const DecisionInput& in, const std::optional<api::Lease>& previous) {
@@ -42,7 +53,7 @@ api::LeaseSpec acquired_spec(const DecisionInput& in, const std::optional<api::L
   spec.lease_transitions = 0;
   if (previous) {
     const bool same_holder = previous->spec.holder_identity.value_or("") == in.identity;
-    spec.lease_transitions = transitions_of(*previous) + (same_holder ? 0 : 1);
+    spec.lease_transitions = next_transitions(*previous, !same_holder);
     if (same_holder && in.am_leader && previous->spec.acquire_time) spec.acquire_time = previous->spec.acquire_time;
   }
   return spec;

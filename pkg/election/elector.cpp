@@ -1,6 +1,6 @@
-// The Elector's public surface, its events and what it concludes from each observed
-// record. The loop itself is in elector_loop.cpp, the watch and deadline in elector_watch.cpp.
-#include <charconv>
+// The Elector's public surface and what its drivers share: carrying out the machine's
+// effects, stopping, and failing closed. The loop's driver is in elector_loop.cpp, the
+// watch's and the deadline's in elector_watch.cpp; the rules are in machine*.cpp.
 #include <functional>
 #include <stdexcept>
 
@@ -63,18 +63,17 @@ ResolvedTimings timings_or_throw(const ElectorOptions& options) {
   return t.value();
 }
 
-// resourceVersions are opaque, but the apiserver's are etcd revisions; when both parse we
-// use the order to drop a watch event older than a write response we already hold.
-bool older_version(const std::string& a, const std::string& b) {
-  std::uint64_t x = 0;
-  std::uint64_t y = 0;
-  const auto ra = std::from_chars(a.data(), a.data() + a.size(), x);
-  const auto rb = std::from_chars(b.data(), b.data() + b.size(), y);
-  if (ra.ec != std::errc() || rb.ec != std::errc() || ra.ptr != a.data() + a.size() ||
-      rb.ptr != b.data() + b.size()) {
-    return false;
-  }
-  return x < y;
+MachineConfig machine_config(const ElectorOptions& options, const ResolvedTimings& timings, const log::Logger& log,
+                             bool standalone) {
+  MachineConfig c;
+  c.identity = options.identity;
+  c.lease_name = options.lease_name;
+  c.lease_namespace = options.namespace_;
+  c.timings = timings;
+  c.release_on_stop = options.release_on_stop;
+  c.standalone = standalone;
+  c.log = log;
+  return c;
 }
 
 }  // namespace
@@ -88,9 +87,7 @@ Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> l
       clock(clk ? std::move(clk) : system_clock()),
       log((options.log ? *options.log : log::null_logger())
               .with({{"lease", options.lease_name}, {"namespace", options.namespace_}, {"identity", options.identity}})),
-      lease_name(options.lease_name),
-      lease_namespace(options.namespace_),
-      rng(std::hash<std::string>{}(options.identity)),
+      machine(machine_config(options, timings, log, lock == nullptr)),
       wake_timer(ex),
       watchdog_timer(ex),
       watch_timer(ex),
@@ -103,30 +100,29 @@ Elector::Impl::~Impl() {
   for (auto* t : {&wake_timer, &watchdog_timer, &watch_timer, &watch_quiet_timer, &release_timer}) clock->disarm(*t);
 }
 
-LeaseState Elector::Impl::state() const {
-  LeaseState s;
-  if (!lock) {
-    s.holder = leader ? options.identity : std::string();
-    s.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(timings.lease_duration);
-    return s;
+// Carries out what the machine decided besides I/O, in its order.
+void Elector::Impl::flush() {
+  for (const Effect& e : machine.take_effects()) {
+    switch (e.kind) {
+      case Effect::Kind::emit: post_event(e.event, e.state); break;
+      case Effect::Kind::leadership:
+        watchdog_timer.cancel();  // re-read the deadline
+        if (options.observer) options.observer->on_leadership(e.flag);
+        break;
+      case Effect::Kind::renewal:
+        if (options.observer) options.observer->on_renewal(e.flag, e.latency);
+        break;
+      case Effect::Kind::observed_transitions:
+        if (options.observer) options.observer->on_observed_transitions(e.transitions);
+        break;
+      case Effect::Kind::leader_known: leader_known.set(); break;
+    }
   }
-  if (!observed) return s;
-  s.holder = observed->spec.holder_identity.value_or("");
-  s.transitions = observed->spec.lease_transitions.value_or(0);
-  s.acquire_time = observed->spec.acquire_time;
-  s.renew_time = observed->spec.renew_time;
-  s.lease_duration = std::chrono::seconds(observed->spec.lease_duration_seconds.value_or(0));
-  return s;
 }
 
-std::string Elector::Impl::observed_holder() const {
-  return (observed && exists) ? observed->spec.holder_identity.value_or("") : std::string();
-}
-
-// Handlers are posted, never called here, so a slow or throwing-free-but-blocking handler
-// cannot delay a renewal; one unsubscribed before it runs is not called.
-void Elector::Impl::emit(Event event) {
-  const LeaseState payload = state();
+// Handlers are posted, never called here, so a slow or blocking handler cannot delay a
+// renewal; one unsubscribed before it runs is not called.
+void Elector::Impl::post_event(Event event, const LeaseState& payload) {
   std::weak_ptr<Impl> weak = weak_from_this();
   for (const auto& entry : handlers) {
     asio::post(ex, [weak, id = entry.first, event, payload] {
@@ -140,121 +136,14 @@ void Elector::Impl::emit(Event event) {
   }
 }
 
-// Only the pace of the quiet-watch detector depends on this: two renewTimes of one holder
-// are compared with each other (never with our clock), clamped, and never judge expiry.
-void Elector::Impl::learn_cadence(const api::Lease& lease) {
-  if (!observed || !exists || observed_holder() != lease.spec.holder_identity.value_or("")) {
-    holder_cadence.reset();  // a new holder: its cadence is not known yet
-    return;
-  }
-  const auto& before = observed->spec.renew_time;
-  const auto& after = lease.spec.renew_time;
-  if (!before || !after || *after <= *before) return;
-  const auto cap = std::chrono::duration_cast<std::chrono::microseconds>(timings.lease_duration);
-  const Clock::duration gap = std::min<std::chrono::microseconds>(*after - *before, cap);
-  if (!holder_cadence || gap < *holder_cadence) holder_cadence = gap;
-}
-
-void Elector::Impl::observe(const api::Lease& lease) {
-  if (observed && exists && older_version(lease.resource_version, observed->resource_version)) return;
-  learn_cadence(lease);
-  const bool changed = !observed || !exists || observed->spec != lease.spec;
-  observed = lease;
-  exists = true;
-  if (!lease.resource_version.empty()) watch_rv = lease.resource_version;
-  if (changed) observed_at = clock->now();
-  if (options.observer) options.observer->on_observed_transitions(lease.spec.lease_transitions.value_or(0));
-
-  const std::string holder = lease.spec.holder_identity.value_or("");
-  if (!reported_holder || *reported_holder != holder) {
-    reported_holder = holder;
-    log.info("new leader observed", {{"holder", holder}, {"transitions", lease.spec.lease_transitions.value_or(0)}});
-    emit(Event::new_leader);
-  }
-  if (uncertain && lease.spec == uncertain->spec) {
-    const Pending landed = *uncertain;
-    uncertain.reset();
-    log.info("an unconfirmed write turned out to have succeeded", {{"holder", holder}});
-    accept_write(lease, landed.sent, landed.step_downs);
-    return;
-  }
-  if (leader && holder != options.identity) step_down("the lease is now held by \"" + holder + "\"");
-}
-
-// A deleted Lease carries nobody's claim: an elector that never saw the old record may
-// create a new one at once. So the leader stops believing now and re-creates the lease
-// (followers that saw our record wait its term out, so we normally win it straight back).
-void Elector::Impl::observe_deleted(const std::string& resource_version) {
-  exists = false;
-  if (!resource_version.empty()) watch_rv = resource_version;
-  log.warn("lease deleted", {{"holder", observed ? observed->spec.holder_identity.value_or("") : std::string()}});
-  step_down("the lease was deleted");
-}
-
-// A write landed. It counts as a renewal only if it was sent within the renew deadline:
-// later than that, followers may already be counting down from an older record.
-void Elector::Impl::accept_write(const api::Lease& written, Clock::time_point sent, std::uint64_t sent_step_downs) {
-  observe(written);
-  if (stopping) return;  // shutdown() releases a record that names us
-  const auto now = clock->now();
-  if (now - sent >= timings.renew_deadline) {
-    if (leader) step_down("a renewal confirmed only after the renew deadline");
-    log.warn("write confirmed too late to lead; waiting the term out", {});
-    return;
-  }
-  if (observed_holder() != options.identity) return;
-  if (sent_step_downs != step_downs) {
-    // Sent before we gave leadership up (a renewal that stalled past the deadline and landed
-    // unseen, or whose answer came late). Crediting it from its send time would be safe,
-    // but it takes back what we gave up a moment ago: lost then acquired within a round
-    // trip, a workload stopped and started, two transitions counted. So it is not credited:
-    // the record names a stale self, and decide() makes us wait its term out like every
-    // other follower (from when we saw it). Re-writing it at once instead would also be
-    // safe, and would be the same flap. Leadership comes back only through a write sent
-    // after the step-down, once the term is over, and then any follower may win it.
-    if (!leader) log.info("a write sent before stepping down landed; not taking leadership back", {});
-    return;
-  }
-  last_renewal = sent;
-  next_renew = sent + timings.retry_period;
-  if (options.observer) options.observer->on_renewal(true, now - sent);
-  if (!leader) {
-    become_leader("acquired");
-  } else {
-    log.debug("lease renewed", {{"holder", options.identity},
-                                {"transitions", written.spec.lease_transitions.value_or(0)}});
-    emit(Event::lease_renewed);
-  }
-}
-
-void Elector::Impl::become_leader(const char* how) {
-  leader = true;
-  watchdog_timer.cancel();  // re-arm at the new deadline
-  leader_known.set();
-  const auto transitions = observed ? observed->spec.lease_transitions.value_or(0) : 0;
-  log.info("leadership acquired", {{"holder", options.identity}, {"transitions", transitions}, {"how", how}});
-  if (options.observer) options.observer->on_leadership(true);
-  emit(Event::leadership_acquired);
-}
-
-void Elector::Impl::step_down(const std::string& why) {
-  if (!leader) return;
-  leader = false;
-  ++step_downs;
-  watchdog_timer.cancel();
-  const auto transitions = observed ? observed->spec.lease_transitions.value_or(0) : 0;
-  log.warn("leadership lost", {{"holder", observed_holder()}, {"transitions", transitions}, {"why", why}});
-  if (options.observer) options.observer->on_leadership(false);
-  emit(Event::leadership_lost);
-}
-
 void Elector::Impl::wake() {
   wake_pending = true;
   wake_timer.cancel();
 }
 
 void Elector::Impl::request_stop() {
-  stopping = true;
+  machine.request_stop();
+  flush();
   wake();
   watchdog_timer.cancel();
   watch_timer.cancel();
@@ -263,14 +152,35 @@ void Elector::Impl::request_stop() {
     boost::system::error_code ignored;
     signals->cancel(ignored);
   }
-  leader_known.set();  // a start() waiting for a leader must not wait forever
 }
 
-// client-go's wait.Jitter: d + rand[0,1) x jitter x d.
-Clock::duration Elector::Impl::jittered(Clock::duration d) {
-  std::uniform_real_distribution<double> dist(0.0, 1.0);
-  const double extra = dist(rng) * timings.jitter * static_cast<double>(d.count());
-  return d + Clock::duration(static_cast<Clock::duration::rep>(extra));
+// A coroutine ended with an exception (any type: a throwing log sink or observer,
+// bad_alloc). The loop and its safety nets only work together, so the elector fails
+// closed: it stops believing first (nothing before that can throw), then stops, which
+// cancels the watch and lets run() release the lease if it still can. run()'s completion
+// rethrows the first failure, out of io_context::run(): an elector that cannot keep its
+// promises must not look like a healthy follower.
+void Elector::Impl::fail(const std::exception_ptr& error, const char* coroutine) noexcept {
+  if (!failure) failure = error;
+  try {
+    machine.fail_closed();
+  } catch (...) {  // leadership already ended; only the leadership_lost event is lost
+  }
+  try {
+    std::string what = "not a std::exception";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {  // described above
+    }
+    log.error("an elector coroutine failed: stepped down and stopping", {{"coroutine", coroutine}, {"error", what}});
+  } catch (...) {  // the logger may be what failed
+  }
+  try {
+    request_stop();  // flushes the leadership_lost queued by fail_closed()
+  } catch (...) {  // a throwing observer: leadership has ended all the same
+  }
 }
 
 // ---- public surface
@@ -282,7 +192,7 @@ Elector::Elector(asio::any_io_executor ex, std::unique_ptr<LeaseLock> lock, Elec
 Elector::~Elector() {
   // The loop owns the state; ask it to stop (and release) but never call user handlers again.
   impl_->handlers.clear();
-  if (impl_->started && !impl_->stopping) impl_->request_stop();
+  if (impl_->started && !impl_->machine.stopping()) impl_->request_stop();
 }
 
 std::uint64_t Elector::on(EventHandler handler) {
@@ -295,7 +205,7 @@ void Elector::off(std::uint64_t id) { impl_->handlers.erase(id); }
 
 asio::awaitable<void> Elector::start() {
   auto self = impl_;
-  if (!self->started && !self->stopping) {
+  if (!self->started && !self->machine.stopping()) {
     self->started = true;
     self->spawn();
   }
@@ -305,24 +215,23 @@ asio::awaitable<void> Elector::start() {
 asio::awaitable<void> Elector::stop() {
   auto self = impl_;
   if (!self->started) {
-    self->stopping = true;  // a never-started elector stays stopped
+    self->machine.request_stop();  // a never-started elector stays stopped
+    self->flush();
     self->loop_done.set();
     co_return;
   }
-  if (!self->stopping) self->request_stop();
+  if (!self->machine.stopping()) self->request_stop();
   co_await self->loop_done.wait();
 }
 
-bool Elector::current_leader() const noexcept { return impl_->leader; }
-const std::string& Elector::lease_name() const noexcept { return impl_->lease_name; }
+bool Elector::current_leader() const noexcept { return impl_->machine.leader(); }
+const std::string& Elector::lease_name() const noexcept { return impl_->options.lease_name; }
 const std::string& Elector::identity() const noexcept { return impl_->options.identity; }
-const std::string& Elector::lease_namespace() const noexcept { return impl_->lease_namespace; }
-LeaseState Elector::lease_state() const { return impl_->state(); }
-std::string Elector::current_holder() const { return impl_->state().holder; }
-std::int64_t Elector::fencing_epoch() const noexcept {
-  return impl_->observed ? impl_->observed->spec.lease_transitions.value_or(0) : 0;
-}
+const std::string& Elector::lease_namespace() const noexcept { return impl_->options.namespace_; }
+LeaseState Elector::lease_state() const { return impl_->machine.state(); }
+std::string Elector::current_holder() const { return impl_->machine.state().holder; }
+std::int64_t Elector::fencing_epoch() const noexcept { return impl_->machine.epoch(); }
 const ResolvedTimings& Elector::timings() const noexcept { return impl_->timings; }
-std::optional<Clock::time_point> Elector::last_renewal() const noexcept { return impl_->last_renewal; }
+std::optional<Clock::time_point> Elector::last_renewal() const noexcept { return impl_->machine.last_renewal(); }
 
 }  // namespace kle::election

@@ -1,16 +1,19 @@
 #pragma once
-// The Elector's state and its coroutines (internal). Everything runs on one executor, so
-// no locking: coroutines interleave only at co_await points.
-//   run()       acquire phase (decide on the watched record, write when free/expired) and
-//               renew phase (PUT the cached lease every retry period), then shutdown.
-//   watch_loop  follower fast path: every Lease event updates the record and wakes run();
-//               a stream that goes quiet while someone else holds the lease is reconnected.
-//   watchdog    steps down the moment the renew deadline passes, even mid-request.
+// The Elector's drivers (internal). Every election rule and every piece of election data
+// lives in the Machine (machine.hpp); what is here only carries its steps out through the
+// LeaseLock, the Clock and Asio timers, and feeds the results back. Everything runs on one
+// executor, so no locking; the coroutines share only the machine, whose inputs are plain
+// calls, so an interleaving at a co_await cannot split a rule in half.
+//   run()       asks the machine for the next loop step (read, write, sleep, shutdown),
+//               performs it and reports the result; then the release on stop.
+//   watch_loop  opens the watch and reports its events, quiet spells and ends.
+//   watchdog    wakes at the machine's leadership deadline, even mid-request.
+// A coroutine that ends with an exception fails the elector closed and loudly (fail()).
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
-#include <random>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -18,8 +21,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "election/decision.hpp"
 #include "election/elector.hpp"
+#include "election/machine.hpp"
 
 namespace kle::election::detail {
 
@@ -34,13 +37,6 @@ class Latch {
  private:
   boost::asio::steady_timer timer_;
   bool set_ = false;
-};
-
-// The outcome of one create/update, as the loop needs it.
-struct WriteOutcome {
-  bool ok = false;
-  bool retry_now = false;  // conflict / not found: re-read (or re-create) without waiting
-  std::chrono::seconds retry_after{0};
 };
 
 }  // namespace kle::election::detail
@@ -59,49 +55,18 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   ResolvedTimings timings;
   std::shared_ptr<Clock> clock;
   log::Logger log;
-  std::string lease_name;
-  std::string lease_namespace;
-  std::mt19937_64 rng;
+
+  // --- the election: all its rules and data
+  Machine machine;
 
   // --- subscriptions
   std::map<std::uint64_t, EventHandler> handlers;
   std::uint64_t next_handler_id = 1;
 
-  // --- the Lease as observed
-  std::optional<api::Lease> observed;  // kept as a tombstone after a delete
-  bool exists = false;
-  Clock::time_point observed_at{};
-  std::string watch_rv;
-  std::optional<std::string> reported_holder;
-  // The holder's renewal cadence: the smallest gap between consecutive renewTimes of one
-  // holder (a missed renewal only makes a gap longer). Paces the quiet-watch detector.
-  std::optional<Clock::duration> holder_cadence;
-
-  // --- leadership
-  bool leader = false;
-  std::optional<Clock::time_point> last_renewal;
-  // Counts step-downs. A write remembers the count it was sent under; one sent before the
-  // latest step-down never makes us leader again (see accept_write).
-  std::uint64_t step_downs = 0;
-  // A write whose outcome we do not know (timeout, transport): if the record later shows
-  // exactly this spec, the write landed and counts as a success from `sent`.
-  struct Pending {
-    api::LeaseSpec spec;
-    Clock::time_point sent;
-    std::uint64_t step_downs = 0;  // as when sent
-  };
-  std::optional<Pending> uncertain;
-
-  // --- loop state
+  // --- the drivers' own state: timers and wake-ups, nothing the election decides on
   bool started = false;
-  bool stopping = false;
-  bool need_get = true;
-  bool watch_up = false;
-  Clock::time_point watch_active_at{};  // the current stream's start or its latest event
-  int quiet_reconnects = 0;             // in a row, with no event since
-  bool wake_pending = false;
-  Clock::time_point next_poll{};
-  Clock::time_point next_renew{};
+  bool wake_pending = false;     // an event came while run() was not sleeping
+  std::exception_ptr failure;    // the first coroutine failure, rethrown when run() ends
   boost::asio::steady_timer wake_timer;
   boost::asio::steady_timer watchdog_timer;
   boost::asio::steady_timer watch_timer;
@@ -112,37 +77,24 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   detail::Latch loop_done;
   detail::Latch leader_known;
 
-  // elector.cpp: events, observation, leadership bookkeeping
-  [[nodiscard]] LeaseState state() const;
-  [[nodiscard]] std::string observed_holder() const;
-  void emit(Event event);
-  void observe(const api::Lease& lease);
-  void learn_cadence(const api::Lease& lease);
-  void observe_deleted(const std::string& resource_version);
-  void accept_write(const api::Lease& written, Clock::time_point sent, std::uint64_t sent_step_downs);
-  void become_leader(const char* how);
-  void step_down(const std::string& why);
+  // elector.cpp: effects, stopping, failures
+  void flush();
+  void post_event(Event event, const LeaseState& payload);
   void wake();
   void request_stop();
-  [[nodiscard]] Clock::duration jittered(Clock::duration d);
+  void fail(const std::exception_ptr& error, const char* coroutine) noexcept;
 
-  // elector_loop.cpp: the election loop
+  // elector_loop.cpp: the loop's driver
   void spawn();
   boost::asio::awaitable<void> run();
-  boost::asio::awaitable<void> acquire_step();
-  boost::asio::awaitable<void> renew_step();
-  boost::asio::awaitable<bool> refresh();
-  boost::asio::awaitable<detail::WriteOutcome> write(const Decision& d);
+  boost::asio::awaitable<void> perform(LoopStep step);
   boost::asio::awaitable<void> shutdown();
-  boost::asio::awaitable<void> release_lease(std::optional<api::Lease> held);
   boost::asio::awaitable<void> sleep_until(Clock::time_point deadline);
   boost::asio::awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point deadline);
-  [[nodiscard]] DecisionInput decision_input() const;
 
-  // elector_watch.cpp: the follower's watch and the leader's deadline
+  // elector_watch.cpp: the watch's and the deadline's drivers
   boost::asio::awaitable<void> watch_loop();
   boost::asio::awaitable<void> watch_went_quiet();
-  [[nodiscard]] Clock::time_point watch_quiet_deadline() const;
   boost::asio::awaitable<void> watchdog();
   void on_watch_event(const LeaseEvent& event);
   void arm_signals();

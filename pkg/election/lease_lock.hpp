@@ -8,14 +8,9 @@
 
 #include "api/lease.hpp"
 #include "api/result.hpp"
+#include "election/lease_event.hpp"
 
 namespace kle::election {
-
-struct LeaseEvent {
-  enum class Type { added, modified, deleted, bookmark };
-  Type type = Type::modified;
-  api::Lease lease;
-};
 
 class LeaseLock {
  public:

@@ -4,6 +4,8 @@
 // Called on the elector's executor; implementations must not block.
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
 #include "api/error.hpp"
 
@@ -19,5 +21,12 @@ class ElectorObserver {
   // leaseTransitions as last observed on the Lease.
   virtual void on_observed_transitions(std::int64_t /*transitions*/) {}
 };
+
+// Told about every finished API request, for metrics (requests by verb and status code).
+// status is the HTTP status, or 0 when no response arrived (timeout, transport error).
+// Defined once, here: kube::Client takes it (kube::RequestObserver) and metrics::Registry
+// makes one, and both already depend on election, never on each other.
+using RequestObserver =
+    std::function<void(std::string_view verb, int status, std::chrono::steady_clock::duration took)>;
 
 }  // namespace kle::election

@@ -16,6 +16,8 @@
 #include "api/lease.hpp"
 #include "api/pod.hpp"
 #include "api/result.hpp"
+#include "election/lease_event.hpp"
+#include "election/observer.hpp"
 #include "log/logger.hpp"
 
 namespace kle::kube {
@@ -36,16 +38,10 @@ struct ClientOptions {
   std::optional<log::Logger> log;
 };
 
-// Told about every finished request, for metrics (requests by verb and status code).
-// status is the HTTP status, or 0 when no response arrived (timeout, transport error).
-using RequestObserver =
-    std::function<void(std::string_view verb, int status, std::chrono::steady_clock::duration took)>;
-
-struct LeaseWatchEvent {
-  enum class Type { added, modified, deleted, bookmark };
-  Type type = Type::modified;
-  Lease lease;  // for bookmark only resource_version is meaningful
-};
+// Both defined once in election (which kube already depends on for LeaseLock): the watch
+// streams the very type the elector consumes, and metrics builds the very observer type.
+using RequestObserver = election::RequestObserver;
+using LeaseWatchEvent = election::LeaseEvent;
 
 class Transport;  // HTTPS with keep-alive; see transport.hpp
 

@@ -1,6 +1,6 @@
 #pragma once
 // The real election::LeaseLock: one Lease (namespace/name) through kube::Client. A thin
-// adapter: the elector decides, this only carries out the calls and maps watch events 1:1.
+// adapter: the elector decides, this only carries out the calls; watch events pass through as they are.
 #include <functional>
 #include <string>
 

@@ -36,9 +36,8 @@ struct RegistryOptions {
   };
 };
 
-// Same signature as kube::RequestObserver (pkg/kube/client.hpp), without linking kube.
-using RequestObserverFn =
-    std::function<void(std::string_view verb, int status, std::chrono::steady_clock::duration took)>;
+// The one request-observer type (election/observer.hpp), which kube::Client also takes.
+using RequestObserverFn = election::RequestObserver;
 
 class Registry final : public election::ElectorObserver {
  public:

@@ -1,6 +1,8 @@
 // The decision table: every branch of decide(), with the record it writes.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include "election/decision.hpp"
 
 using namespace kle;
@@ -164,4 +166,29 @@ TEST_CASE("release_record: holder empty, duration 1, epoch kept, conditional on 
   CHECK(r.spec.lease_transitions == 7);
   CHECK(r.spec.renew_time == kWall);
   CHECK(r.resource_version == "42");
+}
+
+// Defect (issue 13): a hand-edited leaseTransitions of INT32_MAX overflowed int (UB; in
+// practice a wrap to INT32_MIN, a fencing token that went backwards).
+TEST_CASE("decide: leaseTransitions at INT32_MAX saturates on takeover, release and re-create") {
+  constexpr int kMax = std::numeric_limits<int>::max();
+  SECTION("expired takeover") {
+    const auto d = decide(input(held_by("other", 15, kMax), true, 16s));
+    REQUIRE(d.action == Action::update);
+    CHECK(d.record.spec.lease_transitions == kMax);
+  }
+  SECTION("released lease") {
+    const auto d = decide(input(held_by("", 1, kMax), true, 0s));
+    REQUIRE(d.reason == Reason::released);
+    CHECK(d.record.spec.lease_transitions == kMax);
+  }
+  SECTION("re-created after a delete, the epoch carried over") {
+    const auto d = decide(input(held_by("other", 15, kMax), false, 16s));
+    REQUIRE(d.action == Action::create);
+    CHECK(d.record.spec.lease_transitions == kMax);
+  }
+  SECTION("just below the limit still counts") {
+    const auto d = decide(input(held_by("other", 15, kMax - 1), true, 16s));
+    CHECK(d.record.spec.lease_transitions == kMax);
+  }
 }
