@@ -19,7 +19,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cmdline="bench/run.sh $(printf '%q ' "$@")"; cmdline=${cmdline% }
-N=50 K=5 R=5 A=2 IDLE=60 ELECTORS="ours clientgo node" OUT= QUICK=false BUILD=
+N=50 K=5 R=5 A=2 IDLE=60 ELECTORS="ours clientgo node" OUT='' QUICK=false BUILD=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=true N=10 K=2 R=3 A=1 IDLE=20 ;;
@@ -43,10 +43,12 @@ for t in jq curl python3 awk; do command -v "$t" >/dev/null || { echo "bench: $t
 log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 own_cluster=false
+# shellcheck disable=SC1091  # the cluster's env file exists only once a cluster runs
 if [ -z "${KLE_CLUSTER_DIR:-}" ] || [ ! -f "$KLE_CLUSTER_DIR/env" ] || ! (. "$KLE_CLUSTER_DIR/env" &&
   curl -fsS -o /dev/null --max-time 3 --cacert "$KLE_CA_FILE" --cert "$KLE_CLUSTER_DIR/pki/admin.crt" \
     --key "$KLE_CLUSTER_DIR/pki/admin.key" "$KLE_SERVER/readyz"); then
-  export KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-bench-$(id -un)-$$"
+  KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-bench-$(id -un)-$$"
+  export KLE_CLUSTER_DIR
   log "starting a control plane in $KLE_CLUSTER_DIR"
   "$repo/tests/cluster/up" >/dev/null
   own_cluster=true

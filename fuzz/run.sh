@@ -14,7 +14,7 @@ out=build/fuzz
 mkdir -p "$out"
 
 flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Ipkg
-       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+       "-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 api_sources=(pkg/api/*.cpp)
 kube_sources=(pkg/kube/config.cpp pkg/kube/kubeconfig.cpp)
 

@@ -7,7 +7,7 @@ packages=(
   g++ cmake ninja-build make pkg-config git ca-certificates curl jq openssl iproute2 procps
   libboost1.81-dev libboost-program-options1.81-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev prometheus-cpp-dev catch2
-  clang-tidy prometheus faketime python3
+  clang-tidy shellcheck prometheus faketime python3
 )
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"

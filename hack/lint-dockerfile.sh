@@ -86,7 +86,7 @@ elif [[ "$entry" != \[* ]]; then finding "ENTRYPOINT $entry: use the exec (JSON)
 fi
 
 # The build stage installs only what hack/deps.sh installs, so the two cannot drift apart.
-deps="$(sed -n '/^packages=(/,/^)/p' "$repo/hack/deps.sh" | tr ' ()' '\n\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vx packages= || true)"
+deps="$(sed -n '/^packages=(/,/^)/p' "$repo/hack/deps.sh" | tr ' ()' '[\n*]' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vx packages= || true)"
 for p in ${pkgs_of[0]:-}; do
   grep -qx -- "$p" <<<"$deps" || finding "build stage installs $p, which hack/deps.sh does not"
 done

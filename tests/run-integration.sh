@@ -15,7 +15,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 BUILD_DIR="$(cd "$1" 2>/dev/null && pwd)" || { echo "run-integration: no build dir '$1'" >&2; exit 2; }
 export BUILD_DIR
-export KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-it-$(id -un)-$$"
+KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-it-$(id -un)-$$"
+export KLE_CLUSTER_DIR
 # Outside the cluster directory, which `up` recreates; harmless for unsanitized binaries.
 san_dir="${KLE_CLUSTER_DIR}-sanitizer"
 rm -rf "$san_dir" && mkdir -p "$san_dir"

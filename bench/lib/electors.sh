@@ -63,6 +63,7 @@ be_start() {
   local kind=$1 id=$2 lease=$3 log="$BE_RUN/$2.log" port
   # Port picking (a python3 start) happens before the clock starts: T0 is the exec.
   [ "$kind" = ours ] && { port=$(be_free_port); BE_PORT[$id]=$port; }
+  # shellcheck disable=SC2034  # BE_T0 is read by bench/run.sh, which sources this file
   BE_T0[$id]=$(be_now_ms)
   case "$kind" in
     ours)
@@ -130,7 +131,7 @@ be_seen_holder() { curl -s --max-time 1 "http://127.0.0.1:$(be_port_of "$1")/lea
 
 # Lease watch: `kubectl get leases --field-selector metadata.name=LEASE -w`, one line per event:
 #   <unix ms at arrival>|<resourceVersion>|<holder>|<transitions>|<duration>|<acquireTime>|<renewTime>
-BE_WATCH_PID= BE_WATCH_READER=
+BE_WATCH_PID='' BE_WATCH_READER=''
 be_watch_start() {
   local lease=$1 file=$2
   : >"$file"; rm -f "$file.fifo"; mkfifo "$file.fifo"
@@ -150,7 +151,7 @@ be_watch_start() {
 be_watch_stop() {
   [ -n "$BE_WATCH_PID" ] && { kill "$BE_WATCH_PID" 2>/dev/null || true; wait "$BE_WATCH_PID" 2>/dev/null || true; }
   [ -n "$BE_WATCH_READER" ] && { wait "$BE_WATCH_READER" 2>/dev/null || true; }
-  BE_WATCH_PID= BE_WATCH_READER=
+  BE_WATCH_PID='' BE_WATCH_READER=''
 }
 
 # be_wait_holder FILE ID AFTER_MS TIMEOUT_S: prints the arrival time (ms) of the first watch event

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by tests/chart/*.sh: repository paths, the helm binary, a YAML->JSON converter and
 # assertions that count. Source it; it defines functions and variables only.
 KLE_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

@@ -2,6 +2,7 @@
 # The Grafana dashboard (charts/leader-elector/dashboards/leader-election.json, copied to
 # monitoring/): valid JSON with the structure Grafana needs, every query valid PromQL (parsed
 # by promtool) and scoped to the selected namespace and lease.
+# shellcheck disable=SC2016  # every '$...' in single quotes is jq, PromQL or Grafana syntax, never the shell's
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 need promtool "Debian package prometheus"

@@ -11,7 +11,7 @@ set -euo pipefail
 need ldd; need dpkg
 bin="${1:-}"
 [ -n "$bin" ] || t_die "usage: $0 BINARY (the leader-elector binary to check, e.g. build/release/cmd/leader-elector/leader-elector)"
-[ -f "$bin" ] && [ -x "$bin" ] || t_die "binary $bin does not exist or is not executable: build it first (cmake --build --preset release --target leader-elector)"
+[[ -f $bin && -x $bin ]] || t_die "binary $bin does not exist or is not executable: build it first (cmake --build --preset release --target leader-elector)"
 dockerfile="${KLE_DOCKERFILE:-$KLE_REPO/Dockerfile}"
 echo "runtime libraries of $bin vs the runtime stage of $dockerfile"
 

@@ -18,7 +18,8 @@ for f in manifests/leader-elector.yaml monitoring/prometheus-rules.yaml monitori
   fi
 done
 # Nothing else generated may sit in manifests/ unnoticed: only the render and the hand-written RBAC example.
-extra="$(cd "$KLE_REPO/manifests" && ls | grep -v -x -e leader-elector.yaml -e rbac-example.yaml || true)"
+extra="$(find "$KLE_REPO/manifests" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort |
+  grep -v -x -e leader-elector.yaml -e rbac-example.yaml || true)"
 check "manifests/ holds only leader-elector.yaml and rbac-example.yaml${extra:+ (also: $extra)}" test -z "$extra"
 render_json --show-only templates/deployment.yaml >"$tmp/dep.json"
 check "the render is the default install: 3 replicas, release leader-elector in namespace default" \

@@ -10,6 +10,7 @@ render_json --show-only templates/role.yaml >"$tmp/chart-role.json"
 q() { jq -e -s "$1" "$tmp/example.json" >/dev/null; }
 check "ServiceAccount, Role, RoleBinding and nothing else" q '[.[].kind] == ["ServiceAccount","Role","RoleBinding"]'
 check "all named leader-elector in namespace default" q 'all(.metadata.name == "leader-elector" and .metadata.namespace == "default")'
+# shellcheck disable=SC2016  # $a and $b are jq variables (--slurpfile), not shell ones
 check "Role rules identical to the chart's Role" quiet jq -e -n --slurpfile a "$tmp/example.json" --slurpfile b "$tmp/chart-role.json" \
   '($a[] | select(.kind == "Role") | .rules) == $b[0].rules'
 check "no verb the seed had but we do not need (list/patch/delete on leases, wildcards)" \

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by tests/cluster/up and tests/cluster/down. Source it; it only defines things.
 # Layout of a cluster directory ($KLE_CLUSTER_DIR):
 #   env, server, ca.crt, namespace, restricted-lease, restricted.token,
@@ -28,10 +29,10 @@ cl_live_pid() {
 # cl_stop <name> [signal]: stops one component by PID: the signal (TERM by default), up to
 # 10 s grace, then KILL. Fine if it is not running.
 cl_stop() {
-  local n="$1" sig="${2:-TERM}" pid i
+  local n="$1" sig="${2:-TERM}" pid
   if pid="$(cl_live_pid "$n")"; then
     kill -"$sig" "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       [ -d "/proc/$pid" ] || break
       # A zombie (our own child, not reaped yet) is already dead.
       grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # PKI for a throw-away test cluster, generated with openssl into $KLE_CLUSTER_DIR/pki.
 # Sourced by `up` after lib.sh. Keys are EC P-256 (fast to generate) except the
 # service-account signing key, which is RSA because RS256 is what every client expects.

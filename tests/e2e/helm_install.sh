@@ -66,7 +66,8 @@ else
   bad "helm install failed:"; echo "$out"; exit 1
 fi
 check "helm status: deployed" bash -c "'$helm' --kubeconfig '$KLE_ADMIN_KUBECONFIG' status '$release' -n '$ns' | grep -q 'STATUS: deployed'"
-grep -qF "kubectl get lease $lease -n $ns -o jsonpath=" <<<"$out" && ok "NOTES tell how to see the holder" || bad "NOTES lack the lease command"
+if grep -qF "kubectl get lease $lease -n $ns -o jsonpath=" <<<"$out"; then ok "NOTES tell how to see the holder"
+else bad "NOTES lack the lease command"; fi
 
 for obj in deployment/$release-leader-elector serviceaccount/$release-leader-elector role/$release-leader-elector \
   rolebinding/$release-leader-elector service/$release-leader-elector-leader service/$release-leader-elector-metrics \

@@ -81,6 +81,7 @@ wait_for 60 logged "$CG" " $CG new leader $OURS\$" || fail "client-go does not s
 echo "ok: client-go follows ours ('new leader $OURS')"
 # Ours renewing, with both views sampled a few times while it leads.
 wait_for 60 renewed_by "$OURS" || fail "ours did not renew the lease: $(spec)"
+# shellcheck disable=SC2016  # awk conditions: $2 is a field of the sample line, not a shell variable
 wait_for 60 at_least '$2 == "true"' 3 || fail "the sampler saw ours lead in only $(samples '$2 == "true"') samples"
 ours_spec=$(spec)
 echo "lease as written by ours (renewing): $ours_spec"
@@ -99,6 +100,7 @@ ours_release=$(awk -F'|' -v a="$t0" -v b="$t" '$1 >= a && $1 <= b && $3 == "" {p
 # show the new holder first.
 wait_for 30 logged "$CG" " $CG started leading\$" || fail "client-go holds the lease but did not log 'started leading'"
 wait_for 60 renewed_by "$CG" || fail "client-go did not renew the lease: $(spec)"
+# shellcheck disable=SC2016  # awk conditions: $3 and $4 are fields of the sample line
 wait_for 60 at_least '$3 == "true" && $4 == "true"' 3 ||
   fail "the sampler saw client-go lead in only $(samples '$3 == "true" && $4 == "true"') samples"
 cg_spec=$(spec)
@@ -170,7 +172,7 @@ echo "ok: ours writes microsecond precision, like client-go"
 # Release records: ours and client-go both write holder "" and leaseDurationSeconds 1.
 for r in "ours:$ours_release" "client-go:$cg_release"; do
   IFS='|' read -r _ _ h _ d _ <<<"${r#*:}"
-  [ -z "$h" ] && [ "$d" = 1 ] || fail "${r%%:*} release record is not holder \"\" + leaseDurationSeconds 1: ${r#*:}"
+  [[ -z $h && $d == 1 ]] || fail "${r%%:*} release record is not holder \"\" + leaseDurationSeconds 1: ${r#*:}"
 done
 echo "ok: both release with holder \"\" and leaseDurationSeconds 1"
 

@@ -96,7 +96,7 @@ events_of() { [ "$(awk -F'|' -v id="$1" '$3 == id' "$W" | wc -l)" -ge "$2" ]; }
 held_a_full_lease() {
   local name=$1 ours=$2 after=$3 renew acq
   renew=$(last_field "$name" 7 "$after") acq=$(first_field "$ours" 6 "$after")
-  [ -n "$renew" ] && [ -n "$acq" ] || fail "no renewTime of $name ('$renew') or acquireTime of $ours ('$acq') in the watch"
+  [[ -n $renew && -n $acq ]] || fail "no renewTime of $name ('$renew') or acquireTime of $ours ('$acq') in the watch"
   HELD_MS=$(($(iso_ms "$acq") - $(iso_ms "$renew")))
 }
 

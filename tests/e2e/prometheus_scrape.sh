@@ -59,9 +59,9 @@ echo "ok: sum(leader_election_is_leader) == 1"
 renewals_grow() { local v; v=$(query 'sum(leader_election_renewals_total)'); [ -n "$v" ] && [ "${v%.*}" -ge 2 ]; }
 wait_until 30 renewals_grow || fail "renewals_total does not grow"
 puts=$(query 'sum(leader_election_api_requests_total{verb="PUT",code="200"})')
-[ -n "$puts" ] && [ "${puts%.*}" -ge 1 ] || fail "no successful PUTs counted: '$puts'"
+[[ -n $puts && ${puts%.*} -ge 1 ]] || fail "no successful PUTs counted: '$puts'"
 echo "ok: renewals counted ($(query 'sum(leader_election_renewals_total)')), PUT 200 requests counted ($puts)"
 hist=$(query 'sum(leader_election_renewal_duration_seconds_count)')
-[ -n "$hist" ] && [ "${hist%.*}" -ge 1 ] || fail "renewal latency histogram empty"
+[[ -n $hist && ${hist%.*} -ge 1 ]] || fail "renewal latency histogram empty"
 echo "ok: renewal latency histogram has $hist observations"
 echo "prometheus_scrape: passed"

@@ -26,7 +26,8 @@ kle_free_ports() {
     if ! grep -qx "$p" <<<"$used$picked"; then
       picked+=$'\n'"$p" n=$((n + 1))
       if ((n == want)); then
-        echo $picked
+        picked="${picked//$'\n'/ }"
+        echo "${picked# }"
         return 0
       fi
     fi
