@@ -73,6 +73,13 @@ demo: deps tools
 demo-processes: build tools
 	@hack/demo.sh $(BUILD_DIR)
 
+# Rollouts on the real node: leader changes, no-leader time, failed and non-leader requests
+# per `kubectl rollout restart` (KLE_ROLLOUTS, default 10). Prints figures; fails on invariants.
+bench-rollout: tools image
+	@hack/controlplane/build.sh kubelet kube-proxy
+	@hack/image/pause.sh
+	@tests/e2e-node/rollout.sh
+
 # Benchmarks against client-go and the Node elector on the real control plane.
 bench: tools
 	@$(MAKE) --no-print-directory PRESET=release build
@@ -91,7 +98,7 @@ clean:
 # network namespace with the control plane. test-real-node: helm install + failover table
 # (KLE_FAILOVERS per kind, KLE_ELECTION=lease/renew/retry/request; chart defaults if unset),
 # then sidecar mode.
-.PHONY: image node-up node-down test-real-node
+.PHONY: image node-up node-down test-real-node bench-rollout
 image:
 	@hack/image/build.sh
 

@@ -7,13 +7,14 @@
       {"t": epoch ms at send, "ok": bool, "id": responder identity, "leader": isLeader, "err": ...}
   probe.py monitor <apiserver> <ca> <cert> <key> <namespace> <selector> <label> <out.jsonl>
       Watches the pods (selector) and polls every Running pod's /leader every 50 ms. Writes a
-      line whenever the number of labelled pods or of believers changes, and flags a line
-      "violation" when two non-terminating pods carry <label> or two pods answer isLeader=true
-      within 300 ms of each other.
-  probe.py since <client.jsonl> <t0 ms> <old leader>   /   probe.py tally <client.jsonl> <from> <to>
+      line whenever the set of labelled pods or of believers changes, and flags a line
+      "violation" when two non-terminating pods carry <label>, or when a pod answered
+      isLeader=true to a poll sent after another pod had acquired the Lease (see check()).
+  probe.py since <client.jsonl> <t0 ms> <old leader>   /   probe.py tally|gaps <client.jsonl> <from> <to>
       Reading the client's log: see the functions.
 Stops on SIGTERM. Standard library only.
 """
+import datetime
 import http.client
 import json
 import signal
@@ -29,6 +30,15 @@ signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 def now_ms():
     return time.time() * 1000.0
+
+
+def epoch_ms(rfc3339):
+    """"2026-12-02T07:58:59.434060Z" -> epoch ms; None if absent or unreadable."""
+    try:
+        return datetime.datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp() * 1000.0
+    except (TypeError, ValueError):
+        return None
 
 
 def get_leader(host, port, path="/leader", timeout=1.0):
@@ -115,7 +125,9 @@ class Monitor:
                 rv = lst["metadata"]["resourceVersion"]
                 c, r = self.api_get(self.pod_path("&watch=1&resourceVersion=" + rv), 3600)
                 while not stop.is_set():
-                    line = r.fp.readline()
+                    # r.readline(), not r.fp.readline(): the watch is chunked, and only the
+                    # response object strips the chunk-size lines.
+                    line = r.readline()
                     if not line:
                         break
                     ev = json.loads(line)
@@ -134,9 +146,10 @@ class Monitor:
                 return
             if p["ip"]:
                 try:
+                    sent = now_ms()
                     d = get_leader(p["ip"], 8080, timeout=0.3)
                     with self.lock:
-                        self.belief[name] = (now_ms(), bool(d.get("isLeader")))
+                        self.belief[name] = (sent, bool(d.get("isLeader")), epoch_ms(d.get("acquireTime")))
                     self.check()
                 except Exception:  # noqa: BLE001 - a stopped or dead pod just has no fresh belief
                     pass
@@ -147,13 +160,30 @@ class Monitor:
             t = now_ms()
             labelled = sorted(n for n, p in self.pods.items() if p["labelled"] and not p["terminating"])
             labelled_all = sorted(n for n, p in self.pods.items() if p["labelled"])
-            believers = sorted(n for n, (bt, yes) in self.belief.items() if yes and t - bt < 300)
+            recent = {n: b for n, b in self.belief.items() if b[1] and t - b[0] < 300}
+            believers = sorted(recent)
             state = (tuple(labelled), tuple(labelled_all), tuple(believers))
             if state == self.last:
                 return
             self.last = state
-            v = len(labelled) > 1 or len(believers) > 1
-            self.emit(labelled=labelled, labelled_incl_terminating=labelled_all, believers=believers, violation=v)
+            self.emit(labelled=labelled, labelled_incl_terminating=labelled_all, believers=believers,
+                      violation=len(labelled) > 1 or self.overlap(recent))
+
+    @staticmethod
+    def overlap(recent):
+        """Two recent believers are only a violation if their beliefs really overlapped.
+        A graceful handover takes milliseconds, so an old leader's last "yes" and the new
+        leader's first one often land within one polling window, one after the other. Pods
+        and this monitor share the host's clock, and a leader steps down before its release
+        is written, which comes before the successor sees it and stamps its acquireTime. So
+        a pod that said "yes" to a poll sent after another believer's acquireTime believed
+        at the same time as that one."""
+        if len(recent) < 2:
+            return False
+        newest = max((b[2] for b in recent.values() if b[2] is not None), default=None)
+        if newest is None:
+            return True  # no acquireTime to order them by: count it, never hide it
+        return any(sent > newest for sent, _, acq in recent.values() if acq is None or acq < newest)
 
     def run(self):
         threading.Thread(target=self.watch, daemon=True).start()
@@ -210,6 +240,36 @@ def tally(out, t_from, t_to):
     return 0
 
 
+def gaps(out, t_from, t_to):
+    """Prints "<requests> <failed> <non-leader> <no-leader ms>" for requests sent in
+    [t_from, t_to). No-leader time: for each run of requests that failed or reached a
+    non-leader, from the first of them to the next request a leader answered."""
+    n = failed = nonleader = 0
+    gap_ms = 0.0
+    bad_since = None
+    with open(out) as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if not t_from <= r["t"] < t_to:
+                continue
+            n += 1
+            good = r["ok"] and r["leader"]
+            failed += not r["ok"]
+            nonleader += r["ok"] and not r["leader"]
+            if not good and bad_since is None:
+                bad_since = r["t"]
+            elif good and bad_since is not None:
+                gap_ms += r["t"] - bad_since
+                bad_since = None
+    if bad_since is not None:
+        gap_ms += t_to - bad_since
+    print("%d %d %d %d" % (n, failed, nonleader, round(gap_ms)))
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "client":
         client(sys.argv[2], sys.argv[3])
@@ -217,6 +277,8 @@ if __name__ == "__main__":
         sys.exit(since(sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5:] == ["restarted-ok"]))
     elif sys.argv[1] == "tally":
         sys.exit(tally(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    elif sys.argv[1] == "gaps":
+        sys.exit(gaps(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
     elif sys.argv[1] == "monitor":
         Monitor(*sys.argv[2:10]).run()
     else:

@@ -51,7 +51,7 @@ trap cleanup EXIT
 t=$SECONDS
 "$KLE_REPO/tests/node/up" >/dev/null
 log "tests/node/up: $((SECONDS - t))s"
-mkdir -p "$W"
+rm -rf "$W" && mkdir -p "$W"   # a previous run's probe logs would be counted again
 
 # --- install ---------------------------------------------------------------------------------
 t=$SECONDS
