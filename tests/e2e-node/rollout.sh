@@ -3,8 +3,10 @@
 # strategy maxSurge 1 / maxUnavailable 0, a client sending GET /leader every 20 ms to the leader
 # Service, then KLE_ROLLOUTS (default 10) `kubectl rollout restart`s. For each rollout it prints
 # the leader changes (leaseTransitions before and after), the holders in order (the ReplicaSet
-# hash in each pod name shows its revision), the time no leader answered behind the Service,
-# and the requests that failed or reached a non-leader. The probe's monitor asserts the
+# hash in each pod name shows its revision), svc-gap-ms: the time no leader answered behind
+# the Service (the Lease itself moves in milliseconds; this includes the EndpointSlice
+# controller and kube-proxy following the label), and the requests that failed or reached a
+# non-leader. The probe's monitor asserts the
 # invariants throughout: never two non-terminating labelled pods, never two believers.
 # A benchmark: it prints figures and fails only on an invariant or on a rollout that does not
 # finish. Env: KLE_ROLLOUTS, KLE_ELECTION (as in real_node.sh), KLE_CLUSTER_DIR, KLE_KEEP=1.
@@ -88,7 +90,7 @@ for i in $(seq 1 "$ROLLOUTS"); do
   # shortened to <replicaset hash>-<suffix>.
   seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
   read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$t1")
-  ROWS+=("$(printf '%3d  %7d  %12d  %8d  %6d  %10d  %5d  %s' "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
+  ROWS+=("$(printf '%3d  %7d  %10d  %8d  %6d  %10d  %5d  %s' "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
   log "${ROWS[-1]}"
 done
 
@@ -97,7 +99,7 @@ kill $PROBES 2>/dev/null || true; PROBES=""
 violations="$(grep -c '"violation": true' "$W/monitor.jsonl" || true)"
 echo
 echo "Rollouts (3 replicas, maxSurge 1, maxUnavailable 0, lease $lease_s; GET /leader every 20 ms via the leader Service)"
-echo "  #  changes  no-leader-ms  requests  failed  non-leader  secs   holders in order (<replicaset>-<pod>)"
+echo "  #  changes  svc-gap-ms  requests  failed  non-leader  secs   holders in order (<replicaset>-<pod>)"
 printf '%s\n' "${ROWS[@]}"
 echo "invariant violations (two labelled pods or two believers): $violations"
 [ "$violations" -eq 0 ] || { grep '"violation": true' "$W/monitor.jsonl" | head -5 >&2; fail "$violations invariant violations"; }
