@@ -135,6 +135,13 @@ const char* to_string(ErrorKind k) noexcept {
   return "unknown";
 }
 
+Error local_error(ErrorKind kind, std::string message) {
+  Error e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
+}
+
 ErrorKind kind_for_status(int http_status) noexcept {
   switch (http_status) {
     case 400: return ErrorKind::bad_request;

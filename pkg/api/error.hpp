@@ -54,6 +54,10 @@ struct Error {
   [[nodiscard]] bool is(ErrorKind k) const noexcept { return kind == k; }
 };
 
+// The one factory for an Error raised on our side of the wire: no HTTP status, no Status
+// reason, no Retry-After (decoding failures, deadlines, bad configuration, ...).
+Error local_error(ErrorKind kind, std::string message);
+
 // Maps an HTTP status to its kind (2xx is not an error; callers check first).
 ErrorKind kind_for_status(int http_status) noexcept;
 

@@ -20,11 +20,11 @@ Result<nlohmann::json> parse_json(std::string_view body, std::string_view what) 
   };
   nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), limit, /*allow_exceptions=*/false);
   if (too_deep) {
-    return Error{ErrorKind::bad_response, 0, {}, std::string(what) + ": JSON nested deeper than " +
-                                                     std::to_string(kMaxJsonDepth) + " levels"};
+    return local_error(ErrorKind::bad_response,
+                       std::string(what) + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   if (j.is_discarded()) {
-    return Error{ErrorKind::bad_response, 0, {}, std::string(what) + ": invalid JSON"};
+    return local_error(ErrorKind::bad_response, std::string(what) + ": invalid JSON");
   }
   return j;
 }
@@ -35,8 +35,8 @@ std::string json_type_name(const nlohmann::json& j) {
 }
 
 Error bad_field(std::string_view path, std::string_view expected, const nlohmann::json& got) {
-  return Error{ErrorKind::bad_response, 0, {},
-               std::string(path) + ": expected " + std::string(expected) + ", got " + json_type_name(got)};
+  return local_error(ErrorKind::bad_response,
+                     std::string(path) + ": expected " + std::string(expected) + ", got " + json_type_name(got));
 }
 
 namespace {

@@ -17,8 +17,8 @@ Result<std::optional<MicroTime>> opt_micro_time(const nlohmann::json& spec, cons
   if (!text->has_value()) return std::optional<MicroTime>{};
   const auto t = parse_micro_time(**text);
   if (!t) {
-    return Error{ErrorKind::bad_response, 0, {},
-                 std::string(path) + ": not an RFC 3339 time: \"" + (*text)->substr(0, 64) + "\""};
+    return local_error(ErrorKind::bad_response,
+                       std::string(path) + ": not an RFC 3339 time: \"" + (*text)->substr(0, 64) + "\"");
   }
   return std::optional<MicroTime>{*t};
 }
@@ -61,11 +61,11 @@ Result<Lease> lease_from_json(const nlohmann::json& j) {
   auto kind = opt_string(j, "kind", "kind");
   if (!kind.ok()) return in_lease(std::move(kind).error());
   if (kind->has_value() && **kind != "Lease") {
-    return Error{ErrorKind::bad_response, 0, {}, "expected kind Lease, got \"" + (*kind)->substr(0, 64) + "\""};
+    return local_error(ErrorKind::bad_response, "expected kind Lease, got \"" + (*kind)->substr(0, 64) + "\"");
   }
   auto meta = opt_object(j, "metadata", "metadata");
   if (!meta.ok()) return in_lease(std::move(meta).error());
-  if (*meta == nullptr) return Error{ErrorKind::bad_response, 0, {}, "Lease metadata: missing"};
+  if (*meta == nullptr) return local_error(ErrorKind::bad_response, "Lease metadata: missing");
   const nlohmann::json& m = **meta;
   Lease lease;
   auto name = opt_string(m, "name", "metadata.name");

@@ -33,7 +33,7 @@ std::optional<Error> decode_pod(const nlohmann::json& j, Pod& pod) {
   if (!j.is_object()) return bad_field("(root)", "object", j);
   auto meta = opt_object(j, "metadata", "metadata");
   if (!meta.ok()) return std::move(meta).error();
-  if (*meta == nullptr) return Error{ErrorKind::bad_response, 0, {}, "metadata: missing"};
+  if (*meta == nullptr) return local_error(ErrorKind::bad_response, "metadata: missing");
   const nlohmann::json& m = **meta;
   if (auto e = take_string(m, "name", "metadata.name", pod.name)) return e;
   if (auto e = take_string(m, "namespace", "metadata.namespace", pod.namespace_)) return e;

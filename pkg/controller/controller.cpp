@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "controller/endpoints.hpp"
+#include "controller/latch.hpp"
 #include "controller/workload.hpp"
 #include "election/elector.hpp"
 #include "http/server.hpp"
@@ -32,6 +33,7 @@ struct Controller::Impl {
   std::string ns;
   std::unique_ptr<kube::Client> client;
   std::shared_ptr<metrics::Registry> metrics;
+  std::shared_ptr<election::Clock> clock = election::system_clock();  // the elector's and /healthz's
   std::unique_ptr<election::Elector> elector;
   std::unique_ptr<labeler::KubePodApi> pod_api;
   std::unique_ptr<labeler::Labeler> labeler;
@@ -39,8 +41,7 @@ struct Controller::Impl {
   http::Server server;
   asio::signal_set signals;
   asio::steady_timer reconcile_timer;
-  asio::steady_timer stop_wake;  // never expires; cancelled by request_stop() to wake run()
-  bool stop_requested = false;
+  Latch stop_requested;  // SIGTERM/SIGINT, request_stop() or the workload's own exit
   bool shutting_down = false;
   bool finished = false;  // run() is about to return: nothing may stay pending
   bool reconcile_running = false;
@@ -50,7 +51,7 @@ struct Controller::Impl {
   Impl(asio::io_context& io_, ControllerOptions o, log::Logger l)
       : io(io_), opt(std::move(o)), base_log(l), log(std::move(l)), server(io_, http::ServerOptions{opt.http_address}),
         signals(io_, SIGINT, SIGTERM), reconcile_timer(io_),
-        stop_wake(io_, asio::steady_timer::time_point::max()) {}
+        stop_requested(io_.get_executor()) {}
 
   // Start-up: config discovery and every object. Returns an exit code on failure.
   std::optional<int> setup();
@@ -63,7 +64,8 @@ struct Controller::Impl {
   void trigger_reconcile();
   asio::awaitable<void> reconcile_rounds();
   asio::awaitable<void> periodic_reconcile();
-  asio::awaitable<void> follow();
+  [[nodiscard]] bool leading() const;
+  [[nodiscard]] bool following() const;
   asio::awaitable<int> shutdown();
 };
 
@@ -90,7 +92,7 @@ std::optional<int> Controller::Impl::setup() {
     client->set_observer(metrics->request_observer());
     lock = std::make_unique<kube::KubeLeaseLock>(*client, ns, opt.lease_name);
     if (opt.label_pods && !opt.pod_name.empty()) {
-      pod_api = std::make_unique<labeler::KubePodApi>(*client, ns);
+      pod_api = std::make_unique<labeler::KubePodApi>(*client, ns, opt.pod_selector);
       labeler::LabelerHooks hooks{[m = metrics](std::string_view a) { m->label_action(a); },
                                   [m = metrics] { m->label_failure(); }};
       labeler = std::make_unique<labeler::Labeler>(*pod_api, opt.pod_name, opt.leader_label, log, hooks);
@@ -128,9 +130,10 @@ std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::Lea
     log.error("invalid timings", {{"error", timings.error().message}});
     return kExitUsage;
   }
-  elector = std::make_unique<election::Elector>(io.get_executor(), std::move(lock), eo);
+  elector = std::make_unique<election::Elector>(io.get_executor(), std::move(lock), eo, clock);
   elector->on([this](election::Event e, const election::LeaseState&) { on_event(e); });
-  register_endpoints(server, EndpointContext{elector.get(), metrics.get(), opt.readiness_follows_leadership});
+  register_endpoints(server,
+                     EndpointContext{elector.get(), clock.get(), metrics.get(), opt.readiness_follows_leadership});
   return std::nullopt;
 }
 
@@ -143,7 +146,7 @@ void Controller::Impl::on_event(election::Event event) {
       break;
     case election::Event::leadership_lost:
       if (workload) asio::co_spawn(io, workload->stop(), asio::detached);
-      if (labeler) asio::co_spawn(io, follow(), asio::detached);
+      trigger_reconcile();
       break;
     case election::Event::new_leader:  // the elector logs it
     case election::Event::lease_renewed:
@@ -151,9 +154,13 @@ void Controller::Impl::on_event(election::Event event) {
   }
 }
 
-asio::awaitable<void> Controller::Impl::follow() { co_await labeler->reconcile_as_follower(); }
+bool Controller::Impl::leading() const { return !shutting_down && elector->current_leader(); }
+bool Controller::Impl::following() const { return !elector->current_leader(); }
 
-// One reconcile at a time; a trigger during a round schedules exactly one more.
+// One label round at a time, leader's or follower's; a trigger during a round schedules
+// exactly one more. Each round is for the role held when it starts, and re-checks that role
+// before every patch: a follower's cleanup racing a quick re-election must not strip the
+// label the new leader round is about to set (or has set).
 void Controller::Impl::trigger_reconcile() {
   if (!labeler) return;
   if (reconcile_running) {
@@ -167,8 +174,11 @@ void Controller::Impl::trigger_reconcile() {
 asio::awaitable<void> Controller::Impl::reconcile_rounds() {
   do {
     reconcile_again = false;
-    if (!shutting_down && elector->current_leader()) {
-      co_await labeler->reconcile_as_leader([this] { return !shutting_down && elector->current_leader(); });
+    if (shutting_down) break;  // shutdown() clears our own label itself
+    if (elector->current_leader()) {
+      co_await labeler->reconcile_as_leader([this] { return leading(); });
+    } else {
+      co_await labeler->reconcile_as_follower([this] { return following(); });
     }
   } while (reconcile_again);
   reconcile_running = false;
@@ -192,7 +202,7 @@ asio::awaitable<void> Controller::Impl::watch_signals() {
     boost::system::error_code ec;
     const int signo = co_await signals.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec || finished) co_return;
-    if (!stop_requested) {
+    if (!stop_requested.is_set()) {
       log.info("signal received", {{"signal", signo}});
       request_stop();
     } else if (workload && workload->hurry()) {
@@ -204,11 +214,7 @@ asio::awaitable<void> Controller::Impl::watch_signals() {
   }
 }
 
-void Controller::Impl::request_stop() {
-  if (stop_requested) return;
-  stop_requested = true;
-  stop_wake.cancel();
-}
+void Controller::Impl::request_stop() { stop_requested.set(); }
 
 // Stop order: the workload first (it must not act as leader once we release), then the
 // lease (a follower takes over at once), then our own label, then the endpoints.
@@ -218,7 +224,7 @@ asio::awaitable<int> Controller::Impl::shutdown() {
   log.info("shutting down");
   if (workload) co_await workload->stop();
   co_await elector->stop();
-  if (labeler) co_await labeler->reconcile_as_follower();
+  if (labeler) co_await labeler->reconcile_as_follower([this] { return following(); });
   server.stop();
   if (client) client->close();
   if (workload_exit) co_return *workload_exit;
@@ -232,7 +238,6 @@ void Controller::Impl::finish() {
   finished = true;
   boost::system::error_code ignored;
   signals.cancel(ignored);
-  stop_wake.cancel();
   if (workload) workload->close();
 }
 
@@ -244,13 +249,10 @@ asio::awaitable<int> Controller::Impl::serve() {
   }
   log.info("serving", {{"address", opt.http_address}, {"port", server.port()}});
   asio::co_spawn(io, watch_signals(), asio::detached);  // a signal during start-up counts too
-  if (labeler) co_await labeler->reconcile_as_follower();  // a stale label from our last life
+  if (labeler) co_await labeler->reconcile_as_follower([this] { return following(); });  // from our last life
   co_await elector->start();
   asio::co_spawn(io, periodic_reconcile(), asio::detached);
-  while (!stop_requested) {
-    boost::system::error_code ec;
-    co_await stop_wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
+  co_await stop_requested.wait();
   co_return co_await shutdown();
 }
 

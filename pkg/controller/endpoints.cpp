@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "election/clock.hpp"
 #include "election/elector.hpp"
 #include "election/health.hpp"
 #include "metrics/registry.hpp"
@@ -31,18 +32,20 @@ http::Response leader_document(const election::Elector& elector) {
   return http::json_response(200, doc);
 }
 
+http::Response healthz_response(const EndpointContext& ctx) {
+  const auto& e = *ctx.elector;
+  const auto status = election::leader_health(e.current_leader(), e.last_renewal(), ctx.clock->now(),
+                                              e.timings().lease_duration, ctx.healthz_tolerance);
+  return status.healthy ? http::text_response(200, "ok\n") : http::text_response(500, status.reason + "\n");
+}
+
 void register_endpoints(http::Server& server, EndpointContext ctx) {
   server.handle("/metrics", [ctx](const http::Request&) {
     http::Response r = http::text_response(200, ctx.metrics->serialize());
     r.content_type = metrics::Registry::content_type();
     return r;
   });
-  server.handle("/healthz", [ctx](const http::Request&) {
-    const auto& e = *ctx.elector;
-    const auto status = election::leader_health(e.current_leader(), e.last_renewal(), std::chrono::steady_clock::now(),
-                                                e.timings().lease_duration, ctx.healthz_tolerance);
-    return status.healthy ? http::text_response(200, "ok\n") : http::text_response(500, status.reason + "\n");
-  });
+  server.handle("/healthz", [ctx](const http::Request&) { return healthz_response(ctx); });
   server.handle("/readyz", [ctx](const http::Request&) {
     if (ctx.readiness_follows_leadership && !ctx.elector->current_leader())
       return http::text_response(503, "not the leader\n");

@@ -6,6 +6,7 @@
 #include "http/server.hpp"
 
 namespace kle::election {
+class Clock;
 class Elector;
 }
 namespace kle::metrics {
@@ -16,6 +17,9 @@ namespace kle::controller {
 
 struct EndpointContext {
   election::Elector* elector = nullptr;
+  // The clock the elector runs on: /healthz compares its last renewal with this clock's now,
+  // never with steady_clock's, whose epoch an injected clock need not share.
+  const election::Clock* clock = nullptr;
   metrics::Registry* metrics = nullptr;
   bool readiness_follows_leadership = false;
   // Added to the lease duration before /healthz fails a leader that stopped renewing
@@ -26,5 +30,7 @@ struct EndpointContext {
 void register_endpoints(http::Server& server, EndpointContext ctx);
 // The /leader document, exposed for tests.
 http::Response leader_document(const election::Elector& elector);
+// The /healthz answer, exposed for tests.
+http::Response healthz_response(const EndpointContext& ctx);
 
 }  // namespace kle::controller

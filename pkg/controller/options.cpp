@@ -21,6 +21,7 @@ struct RawFlags {
   std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s", request_timeout = "5s",
               reconcile_interval = "30s", workload_grace = "10s";
   std::string leader_label = "leader-elector/leader=true";
+  std::string pod_selector;
   std::string log_level = "info", log_format = "json";
   bool label_pods = true, release_on_stop = true;
 };
@@ -38,6 +39,7 @@ po::options_description describe(ControllerOptions& o, RawFlags& r) {
   po::options_description labels("Pod label");
   labels.add_options()
       ("leader-label", po::value(&r.leader_label)->default_value(r.leader_label), "KEY=VALUE put on the leader's pod; select on it in a Service")
+      ("pod-selector", po::value(&r.pod_selector), "KEY=VALUE[,KEY=VALUE...]: this release's pods; stale leader labels are cleared only on pods it matches (default: every pod in the namespace)")
       ("label-pods", po::value(&r.label_pods)->default_value(true)->implicit_value(true), "label the leader pod and clear stale labels (needs POD_NAME)")
       ("reconcile-interval", po::value(&r.reconcile_interval)->default_value(r.reconcile_interval), "how often the leader re-checks pod labels (at most 24h)")
       ("readiness-follows-leadership", po::value(&o.readiness_follows_leadership)->default_value(false)->implicit_value(true), "/readyz answers 200 only on the leader");
@@ -165,17 +167,35 @@ bool check_election(const ControllerOptions& o, std::string& err) {
   return true;
 }
 
-bool set_serving(ControllerOptions& o, const RawFlags& r, std::string& err) {
-  if (o.reconcile_interval.count() <= 0) {
-    err = "--reconcile-interval must be positive";
-    return false;
-  }
+// The leader label, then the pod selector, which must not name the leader key: the cleanup
+// list would then match either nothing or only the leader.
+bool set_labels(ControllerOptions& o, const RawFlags& r, std::string& err) {
   auto label = labeler::parse_leader_label(r.leader_label, err);
   if (!label) {
     err = "--leader-label: " + shown(err, 512);
     return false;
   }
   o.leader_label = *label;
+  auto selector = labeler::parse_pod_selector(r.pod_selector, err);
+  if (!selector) {
+    err = "--pod-selector: " + shown(err, 512);
+    return false;
+  }
+  for (const auto& term : selector->terms) {
+    if (term.first == o.leader_label.key) {
+      err = "--pod-selector: must not select on the leader label key \"" + shown(term.first, 512) + "\"";
+      return false;
+    }
+  }
+  o.pod_selector = *selector;
+  return true;
+}
+
+bool set_serving(ControllerOptions& o, const RawFlags& r, std::string& err) {
+  if (o.reconcile_interval.count() <= 0) {
+    err = "--reconcile-interval must be positive";
+    return false;
+  }
   if (auto address = http::parse_listen_address(o.http_address); !address.ok()) {
     err = "--http-address: " + shown(address.error().message, 512);
     return false;
@@ -194,7 +214,7 @@ bool set_serving(ControllerOptions& o, const RawFlags& r, std::string& err) {
 }
 
 bool finish(ControllerOptions& o, const RawFlags& r, const GetEnv& getenv, std::string& err) {
-  if (!set_durations(o, r, err) || !set_serving(o, r, err)) return false;
+  if (!set_durations(o, r, err) || !set_labels(o, r, err) || !set_serving(o, r, err)) return false;
   o.label_pods = r.label_pods;
   o.release_on_stop = r.release_on_stop;
   const char* pod_name = getenv("POD_NAME");

@@ -9,6 +9,7 @@
 
 #include "election/options.hpp"
 #include "labeler/plan.hpp"
+#include "labeler/selector.hpp"
 #include "log/logger.hpp"
 
 namespace kle::controller {
@@ -27,6 +28,7 @@ struct ControllerOptions {
   std::chrono::milliseconds reconcile_interval{30000};
   std::chrono::milliseconds workload_grace{10000};
   labeler::LeaderLabel leader_label;
+  labeler::PodSelector pod_selector;  // this release's pods; empty: every pod in the namespace
   bool label_pods = true;
   bool readiness_follows_leadership = false;
   bool release_on_stop = true;

@@ -7,11 +7,8 @@ namespace kle::http {
 namespace {
 
 api::Error bad_address(std::string_view text, const std::string& why) {
-  api::Error e;
-  e.kind = api::ErrorKind::config;
-  e.message = "invalid HTTP listen address \"" + std::string(text) + "\": " + why +
-              " (want HOST:PORT, e.g. 0.0.0.0:8080, [::1]:8080 or :8080)";
-  return e;
+  return api::local_error(api::ErrorKind::config, "invalid HTTP listen address \"" + std::string(text) + "\": " + why +
+                                                      " (want HOST:PORT, e.g. 0.0.0.0:8080, [::1]:8080 or :8080)");
 }
 
 }  // namespace

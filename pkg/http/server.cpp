@@ -255,10 +255,7 @@ std::size_t effective_limit(std::size_t configured) {
 }
 
 api::Error start_error(const std::string& address, const char* step, const error_code& ec) {
-  api::Error e;
-  e.kind = api::ErrorKind::config;
-  e.message = "HTTP server on \"" + address + "\": " + step + ": " + ec.message();
-  return e;
+  return api::local_error(api::ErrorKind::config, "HTTP server on \"" + address + "\": " + step + ": " + ec.message());
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace kle::kube {
 namespace detail {
 
 api::Error config_error(std::string message) {
-  return api::Error{api::ErrorKind::config, 0, {}, std::move(message)};
+  return api::local_error(api::ErrorKind::config, std::move(message));
 }
 
 std::optional<std::string> read_file(const std::string& path, std::string& error, std::size_t max_bytes) {

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
@@ -16,6 +15,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "kube/tls_context.hpp"
+#include "kube/transport_resolve.hpp"
 
 namespace kle::kube {
 namespace {
@@ -29,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 using error_code = boost::system::error_code;
 using api::Error;
 using api::ErrorKind;
+using api::local_error;
 using api::Result;
 
 struct Connection {
@@ -54,13 +55,6 @@ class ActiveScope {
   std::set<Connection*>& set_;
   Connection* c_;
 };
-
-Error make_error(ErrorKind kind, std::string message) {
-  Error e;
-  e.kind = kind;
-  e.message = std::move(message);
-  return e;
-}
 
 // Errors that mean the peer had already closed the connection when we used it.
 bool is_dead_connection(const error_code& ec) {
@@ -101,12 +95,12 @@ struct Transport::Impl {
 
   Error classify(const Connection& c, const error_code& ec, const std::string& what) const {
     if (c.aborted || ec == net::error::operation_aborted)
-      return make_error(ErrorKind::cancelled, what + ": cancelled");
+      return local_error(ErrorKind::cancelled, what + ": cancelled");
     if (ec == beast::error::timeout)
-      return make_error(ErrorKind::timeout, what + ": deadline of " +
+      return local_error(ErrorKind::timeout, what + ": deadline of " +
                                                 std::to_string(options.request_timeout.count()) +
                                                 "ms passed");
-    return make_error(ErrorKind::transport, what + ": " + ec.message());
+    return local_error(ErrorKind::transport, what + ": " + ec.message());
   }
 
   // A failed read: says whether the response was torn, malformed or too big.
@@ -115,18 +109,18 @@ struct Transport::Impl {
     if (c.aborted || ec == net::error::operation_aborted || ec == beast::error::timeout)
       return classify(c, ec, what);
     if (ec == http::error::header_limit)
-      return make_error(ErrorKind::bad_response, what + ": response header exceeds the " +
+      return local_error(ErrorKind::bad_response, what + ": response header exceeds the " +
                                                      std::to_string(options.max_header_bytes) + "-byte limit");
     if (ec == http::error::body_limit)
-      return make_error(ErrorKind::bad_response, what + ": response body exceeds the " +
+      return local_error(ErrorKind::bad_response, what + ": response body exceeds the " +
                                                      std::to_string(options.max_body_bytes) + "-byte limit");
     if (got_some && (is_dead_connection(ec) || ec == http::error::partial_message))
-      return make_error(ErrorKind::transport,
+      return local_error(ErrorKind::transport,
                         what + ": connection closed mid-response (torn response: " + ec.message() + ")");
     if (is_dead_connection(ec))
-      return make_error(ErrorKind::transport, what + ": connection closed before any response (" + ec.message() + ")");
+      return local_error(ErrorKind::transport, what + ": connection closed before any response (" + ec.message() + ")");
     if (ec.category() == http::make_error_code(http::error::bad_chunk).category())
-      return make_error(ErrorKind::transport, what + ": malformed HTTP response: " + ec.message());
+      return local_error(ErrorKind::transport, what + ": malformed HTTP response: " + ec.message());
     return classify(c, ec, what);
   }
 
@@ -137,7 +131,7 @@ struct Transport::Impl {
   // Fails only when there is no token that can be sent (see TokenSource).
   Result<http::request<http::string_body>> build(const HttpRequest& req) {
     auto token = tokens.token(token_now());
-    if (!token) return make_error(ErrorKind::config, "not sending a request to " + peer() + " (" + config.source +
+    if (!token) return local_error(ErrorKind::config, "not sending a request to " + peer() + " (" + config.source +
                                                          "): " + token.error().message);
     http::request<http::string_body> msg{req.method, req.target, 11};
     msg.set(http::field::host, peer());
@@ -152,25 +146,11 @@ struct Transport::Impl {
     return msg;
   }
 
-  net::awaitable<Result<tcp::resolver::results_type>> resolve(Clock::time_point deadline) {
-    using namespace net::experimental::awaitable_operators;
-    tcp::resolver resolver(ex);
-    net::steady_timer timer(ex);
-    timer.expires_at(deadline);
-    // The resolver has no deadline of its own: race it against the request's.
-    auto raced = co_await (resolver.async_resolve(config.host, config.port, net::as_tuple(net::use_awaitable)) ||
-                           timer.async_wait(net::as_tuple(net::use_awaitable)));
-    if (raced.index() == 1)
-      co_return make_error(ErrorKind::timeout, "resolving " + config.host + ": deadline passed");
-    auto [ec, results] = std::get<0>(std::move(raced));
-    if (ec) co_return make_error(ErrorKind::transport, "resolving " + config.host + ": " + ec.message());
-    co_return results;
-  }
-
   net::awaitable<Result<void>> open(Connection& c, Clock::time_point deadline) {
-    auto endpoints = co_await resolve(deadline);
+    auto lookup = resolve_until(ex, options.resolve, config.host, config.port, deadline);
+    auto endpoints = co_await std::move(lookup);
     if (!endpoints) co_return endpoints.error();
-    if (c.aborted) co_return make_error(ErrorKind::cancelled, "connecting to " + peer() + ": cancelled");
+    if (c.aborted) co_return local_error(ErrorKind::cancelled, "connecting to " + peer() + ": cancelled");
     auto& lowest = beast::get_lowest_layer(c.stream);
     lowest.expires_at(deadline);
     error_code ec;
@@ -319,7 +299,7 @@ struct Transport::Impl {
     const std::size_t limit = options.max_body_bytes;
     BodySink collect = [&out, limit](std::string_view d) -> Result<void> {
       if (out.body.size() + d.size() > limit)
-        return make_error(ErrorKind::bad_response, "error response exceeds " + std::to_string(limit) + " bytes");
+        return local_error(ErrorKind::bad_response, "error response exceeds " + std::to_string(limit) + " bytes");
       out.body.append(d);
       return {};
     };
@@ -339,7 +319,7 @@ net::awaitable<Result<HttpResponse>> Transport::request(HttpRequest req) {
   try {
     co_return co_await impl_->request(std::move(req));
   } catch (const boost::system::system_error& e) {
-    co_return make_error(ErrorKind::cancelled, std::string("request cancelled: ") + e.what());
+    co_return local_error(ErrorKind::cancelled, std::string("request cancelled: ") + e.what());
   }
 }
 
@@ -348,7 +328,7 @@ net::awaitable<Result<HttpResponse>> Transport::stream(HttpRequest req, std::chr
   try {
     co_return co_await impl_->stream(std::move(req), idle_timeout, std::move(sink));
   } catch (const boost::system::system_error& e) {
-    co_return make_error(ErrorKind::cancelled, std::string("stream cancelled: ") + e.what());
+    co_return local_error(ErrorKind::cancelled, std::string("stream cancelled: ") + e.what());
   }
 }
 

@@ -28,6 +28,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "api/result.hpp"
@@ -49,6 +50,11 @@ struct HttpResponse {
   std::string retry_after;   // the Retry-After header, when present
 };
 
+// Resolves host and port, calling `done` exactly once, whenever it likes (a resolver that
+// stalls may never call it: the request gives up at its deadline regardless).
+using ResolveDone = std::function<void(boost::system::error_code, std::vector<boost::asio::ip::tcp::endpoint>)>;
+using Resolve = std::function<void(const std::string& host, const std::string& port, ResolveDone done)>;
+
 struct TransportOptions {
   std::chrono::milliseconds request_timeout{5000};
   std::string user_agent = "kube-leader-elector/0.1";
@@ -63,6 +69,8 @@ struct TransportOptions {
   std::function<std::chrono::steady_clock::time_point()> token_clock;
   // Where a refused token re-read is reported (warn). Empty: nowhere.
   std::optional<log::Logger> log;
+  // Name resolution; tests inject a stalled one. Empty: Asio's resolver (getaddrinfo).
+  Resolve resolve;
 };
 
 // Receives a streamed 2xx body piece by piece (a watch). Returning an error stops the stream

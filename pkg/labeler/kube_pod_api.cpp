@@ -8,7 +8,7 @@ boost::asio::awaitable<api::Result<api::Pod>> KubePodApi::get(std::string name) 
 }
 
 boost::asio::awaitable<api::Result<api::PodList>> KubePodApi::list(std::string label_selector) {
-  co_return co_await client_.list_pods(ns_, std::move(label_selector));
+  co_return co_await client_.list_pods(ns_, cleanup_selector(label_selector, own_pods_));
 }
 
 boost::asio::awaitable<api::Result<api::Pod>> KubePodApi::patch_labels(std::string name, LabelPatch labels) {

@@ -46,14 +46,20 @@ boost::asio::awaitable<bool> Labeler::reconcile_as_leader(std::function<bool()> 
   co_return ok;
 }
 
-boost::asio::awaitable<bool> Labeler::reconcile_as_follower() {
+boost::asio::awaitable<bool> Labeler::reconcile_as_follower(std::function<bool()> still_follower) {
   auto own = co_await api_.get(own_pod_);
   if (!own.ok()) {
     failed("get own pod", own.error());
     co_return false;
   }
   bool ok = true;
-  for (const LabelChange& change : plan_as_follower(*own, label_)) ok = (co_await apply(change)) && ok;
+  for (const LabelChange& change : plan_as_follower(*own, label_)) {
+    if (!still_follower()) {
+      log_.info("leadership gained during follower label cleanup; leaving the label to the leader round");
+      co_return false;
+    }
+    ok = (co_await apply(change)) && ok;
+  }
   co_return ok;
 }
 

@@ -28,8 +28,10 @@ class Labeler {
   // `still_leader` is checked before each write, so a leader that lost the lease mid-round
   // never strips the label from the pod that now leads. Returns true when nothing failed.
   boost::asio::awaitable<bool> reconcile_as_leader(std::function<bool()> still_leader);
-  // Makes sure our own pod does not carry the leader value.
-  boost::asio::awaitable<bool> reconcile_as_follower();
+  // Makes sure our own pod does not carry the leader value. `still_follower` is checked before
+  // each write: after a quick re-election the GET may show the label our new leader round
+  // has just set, and clearing it would unroute the leader until the next reconcile.
+  boost::asio::awaitable<bool> reconcile_as_follower(std::function<bool()> still_follower);
 
   [[nodiscard]] const LeaderLabel& label() const noexcept { return label_; }
   [[nodiscard]] const std::string& own_pod() const noexcept { return own_pod_; }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "election/options.hpp"
+
 namespace kle::labeler {
 namespace {
 
@@ -14,21 +16,13 @@ bool is_name_part(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; });
 }
 
-// A DNS-1123 subdomain, the optional prefix of a label key.
-bool is_dns_subdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253 || !is_alnum(s.front()) || !is_alnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (std::islower(static_cast<unsigned char>(c)) != 0) || (std::isdigit(static_cast<unsigned char>(c)) != 0) ||
-           c == '-' || c == '.';
-  });
-}
-
 }  // namespace
 
 bool is_label_key(const std::string& key) {
   const auto slash = key.find('/');
   if (slash == std::string::npos) return is_name_part(key);
-  return is_dns_subdomain(key.substr(0, slash)) && is_name_part(key.substr(slash + 1));
+  // The prefix is a DNS-1123 subdomain: the one validator the lease name uses too.
+  return election::is_dns1123_subdomain(key.substr(0, slash)) && is_name_part(key.substr(slash + 1));
 }
 
 bool is_label_value(const std::string& value) { return value.empty() || is_name_part(value); }

@@ -60,6 +60,13 @@ expect_usage_error "--namespace" -- --namespace a.b
 expect_usage_error "--namespace" POD_NAMESPACE=Not_A_Label --
 expect_usage_error "--leader-label" -- --leader-label novalue
 expect_usage_error "--http-address" -- --http-address not-an-address
+# Issue 13: a label prefix that is no DNS-1123 subdomain used to pass, then fail every patch.
+expect_usage_error "--leader-label" -- --leader-label a..b/x=true
+# The pod selector (two releases in one namespace): bad terms, bad names, the leader key.
+expect_usage_error "--pod-selector" -- --pod-selector app
+expect_usage_error "--pod-selector" -- --pod-selector 'app in (a)'
+expect_usage_error "--pod-selector" -- --pod-selector a..b/x=y
+expect_usage_error "--pod-selector" LEADER_ELECTOR_POD_SELECTOR=leader-elector/leader=true --
 expect_usage_error "--lease-name" -- --lease-name $'forged\n{"level":"info","msg":"line"}'
 
 if ((failures > 0)); then

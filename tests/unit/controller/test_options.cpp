@@ -237,6 +237,28 @@ TEST_CASE("bad input is one clear error naming the flag") {
   CHECK(r.text.find("--retry-period") != std::string::npos);
 }
 
+TEST_CASE("--pod-selector scopes the cleanup; bad input is one line naming the flag") {
+  auto r = parse({"--pod-selector", "app.kubernetes.io/name=leader-elector,app.kubernetes.io/instance=a"});
+  REQUIRE(r.outcome == ParseOutcome::run);
+  CHECK(r.options.pod_selector.text() == "app.kubernetes.io/name=leader-elector,app.kubernetes.io/instance=a");
+  CHECK(parse({}).options.pod_selector.empty());
+
+  Env env;
+  env.vars["LEADER_ELECTOR_POD_SELECTOR"] = "app=x";
+  CHECK(parse({}, env).options.pod_selector.text() == "app=x");
+
+  for (const char* bad : {"app", "app!=x", "a..b/x=y", "app=x,app=y"}) {
+    INFO(bad);
+    r = parse({"--pod-selector", bad});
+    CHECK(r.outcome == ParseOutcome::error);
+    CHECK(r.text.rfind("--pod-selector: ", 0) == 0);
+    CHECK(r.text.find('\n') == std::string::npos);
+  }
+  r = parse({"--pod-selector", "leader-elector/leader=true"});
+  CHECK(r.outcome == ParseOutcome::error);
+  CHECK(r.text.find("leader label key") != std::string::npos);
+}
+
 TEST_CASE("help groups the flags and shows defaults") {
   const auto r = parse({"--help"});
   REQUIRE(r.outcome == ParseOutcome::help);

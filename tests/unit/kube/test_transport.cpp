@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -160,6 +161,54 @@ TEST_CASE("transport: a slow server hits the request deadline as a timeout", "[t
   REQUIRE_FALSE(out->ok());
   CHECK(out->error().kind == ErrorKind::timeout);
   CHECK(out->error().http_status == 0);
+}
+
+// Issue 13: the lookup was raced with `||`, which waits for the losing branch to finish, and
+// Boost 1.81's resolver ignores per-operation cancellation. A stalled getaddrinfo therefore
+// held the request far past request_timeout. The stand-in here never answers at all (and
+// ignores cancellation just the same); the request must still end at its deadline.
+TEST_CASE("transport: a stalled name lookup ends at the request deadline", "[transport]") {
+  net::io_context io;
+  FakeApiServer server(io, [](const FakeRequest&) { return FakeReply::json(200, "{}"); });
+  kle::kube::ResolveDone late;
+  TransportOptions opts;
+  opts.request_timeout = 200ms;
+  opts.resolve = [&](const std::string&, const std::string&, kle::kube::ResolveDone done) { late = std::move(done); };
+  Transport t(io.get_executor(), server.test_config(), opts);
+  MaybeResponse out;
+  net::co_spawn(io, [&]() -> net::awaitable<void> { out = co_await t.request(get("/x")); },
+                [](const std::exception_ptr& e) { if (e) std::rethrow_exception(e); });
+  const auto began = std::chrono::steady_clock::now();
+  while (!out && std::chrono::steady_clock::now() - began < 10s) io.run_one_for(100ms);
+  REQUIRE(out);
+  REQUIRE_FALSE(out->ok());
+  CHECK(out->error().kind == ErrorKind::timeout);
+  CHECK(out->error().message.find("resolving 127.0.0.1") != std::string::npos);
+  CHECK(server.requests().empty());
+  // The lookup finishing after the request gave up changes nothing and touches nothing freed.
+  REQUIRE(late);
+  late({}, {net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port())});
+  io.poll();
+}
+
+TEST_CASE("transport: an injected lookup's endpoints are the ones connected to", "[transport]") {
+  net::io_context io;
+  FakeApiServer server(io, [](const FakeRequest&) { return FakeReply::json(200, "{}"); });
+  auto config = server.test_config();
+  int lookups = 0;
+  TransportOptions opts;
+  opts.resolve = [&](const std::string& host, const std::string& port, const kle::kube::ResolveDone& done) {
+    ++lookups;
+    CHECK(host == config.host);
+    CHECK(port == config.port);
+    done({}, {net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), server.port())});
+  };
+  Transport t(io.get_executor(), config, opts);
+  MaybeResponse out;
+  run_against(io, server, [&]() -> net::awaitable<void> { out = co_await t.request(get("/x")); });
+  REQUIRE(out->ok());
+  CHECK((*out)->status == 200);
+  CHECK(lookups == 1);
 }
 
 TEST_CASE("transport: a response torn mid-body is a transport error", "[transport]") {

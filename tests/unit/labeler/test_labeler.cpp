@@ -1,3 +1,4 @@
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@ class FakePods final : public kle::labeler::PodApi {
   std::vector<std::string> calls;
   std::optional<ErrorKind> fail_patch_of;  // fail patches with this kind
   std::string fail_pod;
+  std::function<void()> on_get;  // runs while a GET is "in flight", before it answers
 
   void add(const std::string& name, std::map<std::string, std::string> labels = {}) {
     Pod p;
@@ -35,6 +37,7 @@ class FakePods final : public kle::labeler::PodApi {
   }
   asio::awaitable<Result<Pod>> get(std::string name) override {
     calls.push_back("get " + name);
+    if (on_get) on_get();
     auto it = pods.find(name);
     if (it == pods.end()) co_return Error{ErrorKind::not_found, 404, "NotFound", "pods \"" + name + "\" not found"};
     co_return it->second;
@@ -123,7 +126,7 @@ TEST_CASE("a follower clears its own stale label and nothing else") {
   api.add("a", {{kKey, "true"}});
   api.add("b", {{kKey, "true"}});
   kle::labeler::Labeler labeler(api, "a", {kKey, "true"}, kle::log::null_logger());
-  REQUIRE(run([&] { return labeler.reconcile_as_follower(); }));
+  REQUIRE(run([&] { return labeler.reconcile_as_follower([] { return true; }); }));
   CHECK(api.pods["a"].labels.count(kKey) == 0);
   CHECK(api.pods["b"].labels.at(kKey) == "true");
 }
@@ -132,6 +135,20 @@ TEST_CASE("a follower whose pod is missing reports the failure") {
   FakePods api;
   int failures = 0;
   kle::labeler::Labeler labeler(api, "ghost", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }});
-  CHECK_FALSE(run([&] { return labeler.reconcile_as_follower(); }));
+  CHECK_FALSE(run([&] { return labeler.reconcile_as_follower([] { return true; }); }));
   CHECK(failures == 1);
+}
+
+// Issue 13: the follower's cleanup GETs its pod, and a quick re-election (with the new leader
+// round labelling us) can land before that GET answers. Clearing the label then would leave
+// the leader unrouted until the next periodic reconcile.
+TEST_CASE("a follower round that finds itself re-elected mid-round does not clear the label") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});  // our label from the term we just lost
+  bool leading = false;
+  api.on_get = [&] { leading = true; };  // re-elected while the GET was in flight
+  kle::labeler::Labeler labeler(api, "a", {kKey, "true"}, kle::log::null_logger());
+  CHECK_FALSE(run([&] { return labeler.reconcile_as_follower([&] { return !leading; }); }));
+  CHECK(api.pods["a"].labels.at(kKey) == "true");
+  CHECK(api.calls == std::vector<std::string>{"get a"});
 }

@@ -53,3 +53,15 @@ TEST_CASE("leader label parsing names what is wrong") {
   CHECK_FALSE(kle::labeler::parse_leader_label("k=-bad", why));
   CHECK_FALSE(kle::labeler::parse_leader_label(std::string(64, 'a') + "=1", why));
 }
+
+// Issue 13: a prefix of empty dot-separated parts passed the old character-class check, and
+// then every patch failed with 422. The prefix is a DNS-1123 subdomain, label by label.
+TEST_CASE("leader label prefixes must be DNS-1123 subdomains") {
+  std::string why;
+  for (const char* bad : {"a..b/x=true", ".a/x=true", "a./x=true", "a.-b/x=true", "a-.b/x=true", "/x=true"}) {
+    INFO(bad);
+    CHECK_FALSE(kle::labeler::parse_leader_label(bad, why));
+  }
+  CHECK(kle::labeler::parse_leader_label("a.b-c.d/x=true", why));
+  CHECK_FALSE(kle::labeler::is_label_key("a..b/x"));
+}
