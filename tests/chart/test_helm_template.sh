@@ -35,6 +35,9 @@ check "Role: pods get/list/patch and nothing else" q "$role | length == 3 and an
 check "no cluster-wide RBAC" q '[.[] | select(.kind | test("^Cluster"))] | length == 0'
 check "RoleBinding binds the Role to the ServiceAccount" q '.[] | select(.kind=="RoleBinding") | .roleRef.name == "leader-elector" and .subjects == [{"kind":"ServiceAccount","name":"leader-elector","namespace":"default"}]'
 pod_sel="$dep | .spec.selector.matchLabels"
+# Two releases in one namespace with the same leader label: each leader cleans up only its own
+# release's pods, which the Deployment's own selector names.
+check "--pod-selector is the Deployment's selector as k=v,..." q "([$elector | .args[] | select(startswith(\"--pod-selector=\"))] == [\"--pod-selector=\" + ($pod_sel | to_entries | sort_by(.key) | map(.key + \"=\" + .value) | join(\",\"))]) and ($pod_sel | length) == 2"
 check "leader Service selector = pod selector + leader label" q "(.[] | select(.kind==\"Service\" and .metadata.name==\"leader-elector-leader\") | .spec.selector) == ($pod_sel + {\"leader-elector/leader\":\"true\"})"
 check "metrics Service: port http 8080 on every replica, not-ready included" q "(.[] | select(.kind==\"Service\" and .metadata.name==\"leader-elector-metrics\")) as \$s | \$s.spec.ports == [{\"name\":\"http\",\"port\":8080,\"targetPort\":\"http\",\"protocol\":\"TCP\"}] and \$s.spec.selector == ($pod_sel) and \$s.spec.publishNotReadyAddresses == true"
 check "PDB maxUnavailable 1 over the pods" q "(.[] | select(.kind==\"PodDisruptionBudget\") | .spec) as \$p | \$p.maxUnavailable == 1 and \$p.selector.matchLabels == ($pod_sel)"

@@ -34,6 +34,18 @@ app.kubernetes.io/name: {{ include "leader-elector.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/*
+The selector labels as "k=v,k=v" for --pod-selector: the leader clears stale labels only on
+this release's pods, so two releases sharing one leader label in a namespace keep their own.
+*/}}
+{{- define "leader-elector.podSelector" -}}
+{{- $terms := list }}
+{{- range $key, $value := include "leader-elector.selectorLabels" . | fromYaml }}
+{{- $terms = append $terms (printf "%s=%s" $key $value) }}
+{{- end }}
+{{- join "," $terms }}
+{{- end }}
+
 {{- define "leader-elector.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{ include "leader-elector.selectorLabels" . }}
