@@ -237,7 +237,7 @@ TEST_CASE("bad input is one clear error naming the flag") {
   CHECK(r.text.find("--retry-period") != std::string::npos);
 }
 
-TEST_CASE("--pod-selector scopes the cleanup; bad input is one line naming the flag") {
+TEST_CASE("the pod selector flag scopes the cleanup, and bad input is one line naming it") {
   auto r = parse({"--pod-selector", "app.kubernetes.io/name=leader-elector,app.kubernetes.io/instance=a"});
   REQUIRE(r.outcome == ParseOutcome::run);
   CHECK(r.options.pod_selector.text() == "app.kubernetes.io/name=leader-elector,app.kubernetes.io/instance=a");
