@@ -2,6 +2,10 @@
 // The Elector: the seed's surface (start/stop, events, properties) over client-go's
 // algorithm. All work runs on one io_context; handlers are posted, never run inside the
 // election loop, so a slow handler cannot delay a renewal.
+// Failure: if any of its coroutines throws (a throwing logger or observer, bad_alloc), the
+// elector fails closed and loudly: it stops leading at once (leadership_lost), stops, and
+// once its loop has ended the exception is rethrown out of io_context::run().
+// docs/ELECTOR-STATES.md has the states and the rules.
 #include <chrono>
 #include <cstdint>
 #include <functional>

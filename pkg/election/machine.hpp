@@ -147,6 +147,8 @@ class Machine {
   void on_write_failed(Clock::time_point now, const api::Error& err, const Sent& sent);
   [[nodiscard]] Clock::duration retry_soon() const;
 
+  // Members are grouped by size (the flags last, to keep the class compact); the comment
+  // on each says which part of the loop owns it.
   MachineConfig cfg_;
   log::Logger log_;
   std::mt19937_64 rng_;
@@ -154,7 +156,6 @@ class Machine {
 
   // The Lease as observed (kept as a tombstone after a delete).
   std::optional<api::Lease> observed_;
-  bool exists_ = false;
   Clock::time_point observed_at_{};  // when its spec last changed, by our monotonic clock
   std::string watch_rv_;
   std::optional<std::string> reported_holder_;
@@ -163,7 +164,6 @@ class Machine {
   std::optional<Clock::duration> holder_cadence_;
 
   // Leadership.
-  bool leader_ = false;
   std::optional<Clock::time_point> last_renewal_;
   // Counts step-downs. A write remembers the count it was sent under; one sent before the
   // latest step-down never makes us leader again (see accept_write).
@@ -173,27 +173,30 @@ class Machine {
   std::optional<Sent> uncertain_;
 
   // The loop.
-  bool stopping_ = false;
-  bool need_get_ = true;
-  bool read_renewing_ = false;               // the read in flight was the renew phase's
   std::optional<Sent> in_flight_;            // the write in flight
   std::optional<Clock::time_point> pause_;   // a failed step's wait, taken by next()
   Clock::time_point next_poll_{};
   Clock::time_point next_renew_{};
 
   // The watch.
-  bool watch_up_ = false;
   Clock::time_point watch_began_{};
   Clock::time_point watch_active_at_{};  // the current stream's start or its latest event
-  int quiet_reconnects_ = 0;             // in a row, with no event since
   Clock::duration watch_backoff_{};
-  bool watch_from_now_ = false;  // a 410 even on a watch from now backs off, not spins
 
   // The release on stop.
-  bool releasing_ = false;
   std::optional<api::Lease> release_held_;
   Clock::time_point release_give_up_{};
   std::optional<Clock::time_point> release_pause_;
+
+  int quiet_reconnects_ = 0;     // watch: fruitless quiet reconnects in a row
+  bool exists_ = false;          // observed: false after a delete (observed_ is a tombstone)
+  bool leader_ = false;          // leadership
+  bool stopping_ = false;        // loop
+  bool need_get_ = true;         // loop: read before deciding (start, conflict)
+  bool read_renewing_ = false;   // loop: the read in flight was the renew phase's
+  bool watch_up_ = false;        // watch: a stream is open
+  bool watch_from_now_ = false;  // watch: a 410 even on a watch from now backs off, not spins
+  bool releasing_ = false;       // release: still trying
 };
 
 }  // namespace kle::election
