@@ -4,15 +4,15 @@
 #include <limits>
 
 #include "election/decision.hpp"
+#include "instants.hpp"
 
 using namespace kle;
 using namespace kle::election;
 using namespace std::chrono_literals;
+using kle::testing::kT0;
+using kle::testing::kWall;
 
 namespace {
-
-const Clock::time_point kT0{std::chrono::hours(100)};
-const api::MicroTime kWall{std::chrono::microseconds(1795478400000000LL)};
 
 api::Lease held_by(const std::string& holder, int duration_s = 15, int transitions = 3) {
   api::Lease l;

@@ -5,15 +5,15 @@
 #include <algorithm>
 
 #include "election/machine.hpp"
+#include "instants.hpp"
 
 using namespace kle;
 using namespace kle::election;
 using namespace std::chrono_literals;
+using kle::testing::kT0;
+using kle::testing::kWall;
 
 namespace {
-
-const Clock::time_point kT0{std::chrono::hours(100)};
-const api::MicroTime kWall{std::chrono::microseconds(1795478400000000LL)};
 
 Machine make_machine() {
   MachineConfig c;
