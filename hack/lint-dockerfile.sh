@@ -28,7 +28,7 @@ while IFS= read -r line; do
       read -r image _as name <<<"$args"
       stages+=("${name:-}")
       image_ref="${image#--platform=* }"
-      if printf '%s\n' "${stages[@]:0:$stage}" | grep -qx -- "$image_ref" 2>/dev/null; then :   # FROM an earlier stage
+      if grep -qx -- "$image_ref" <<<"$(printf '%s\n' "${stages[@]:0:$stage}")" 2>/dev/null; then :   # FROM an earlier stage
       elif [[ "$image_ref" == *@sha256:* ]]; then :
       elif [[ "$image_ref" != *:* || "${image_ref##*/}" != *:* ]]; then finding "FROM $image_ref: no tag; pin the base image (e.g. debian:12.15-slim)"
       elif [[ "${image_ref##*:}" == latest ]]; then finding "FROM $image_ref: 'latest' is not a pin"
@@ -40,7 +40,7 @@ while IFS= read -r line; do
     COPY)
       if [[ "$args" =~ --from=([^ ]+) ]]; then
         src="${BASH_REMATCH[1]}"
-        printf '%s\n' "${stages[@]}" | grep -qx -- "$src" || [[ "$src" =~ ^[0-9]+$ ]] \
+        grep -qx -- "$src" <<<"$(printf '%s\n' "${stages[@]}")" || [[ "$src" =~ ^[0-9]+$ ]] \
           || finding "COPY --from=$src: no earlier stage of that name"
       fi
       ;;

@@ -25,9 +25,11 @@ copied="$(grep -E '^COPY --from=build' <<<"$stage" | tr ' ' '\n' | grep -E '^/.*
 check "runtime stage copies libraries: $(tr '\n' ' ' <<<"$copied")" test -n "$copied"
 
 pkg_of() {  # absolute library path -> Debian package, trying the /usr-merged spellings
-  local p="$1" cand
+  local p="$1" cand out
   for cand in "$p" "$(readlink -f "$p")" "/usr$p" "${p#/usr}"; do
-    dpkg -S "$cand" 2>/dev/null | head -1 | cut -d: -f1 && return 0
+    out="$(dpkg -S "$cand" 2>/dev/null)" || continue   # not `dpkg | head`: SIGPIPE under pipefail
+    head -n 1 <<<"$out" | cut -d: -f1
+    return 0
   done
   return 1
 }
@@ -37,7 +39,9 @@ check "ldd resolves every library" bash -c "! grep -q 'not found' <<<'$ldd_out'"
 declare -A needed=()
 while read -r lib path; do
   pkg="$(pkg_of "$path")" || { not_ok "$lib ($path) belongs to no Debian package"; continue; }
-  if printf '%s\n' "${base_pkgs[@]}" | grep -qx "$pkg"; then
+  # Not `printf | grep -q`: grep quits at the first match, and under pipefail the printf
+  # (line-buffered, one write per line) can then die of SIGPIPE and fail the test at random.
+  if grep -qx -- "$pkg" <<<"$(printf '%s\n' "${base_pkgs[@]}")"; then
     ok "$lib -> $pkg (in distroless/cc-debian12)"
   elif grep -q "/$lib\$" <<<"$copied"; then
     needed[$lib]=1

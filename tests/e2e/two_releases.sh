@@ -83,7 +83,7 @@ YAML
   mapfile -t args < <(k get deployment "$r-leader-elector" -o json |
     jq -r '.spec.template.spec.containers[] | select(.name == "leader-elector") | .args[]' |
     grep -v '^--http-address=')
-  printf '%s\n' "${args[@]}" | grep -q '^--pod-selector=' || fail "release $r: the chart passes no --pod-selector"
+  grep -q '^--pod-selector=' <<<"$(printf '%s\n' "${args[@]}")" || fail "release $r: the chart passes no --pod-selector"
   for pod in $(pods_of "$r"); do
     port="$(free_port)"
     POD_NAME="$pod" POD_NAMESPACE="$ns" KUBECONFIG="$kubeconfig" \
@@ -118,12 +118,14 @@ for r in "${releases[@]}"; do
     [ "$other" = "$r" ] && continue
     for pod in $(pods_of "$r"); do
       for victim in $(pods_of "$other"); do
-        ! grep -F "leader label cleared" "$work/$pod.log" | grep -qF "pod=$victim" ||
+        # Filter the file in one grep: `grep | grep -q` under pipefail can fail the first
+        # grep with SIGPIPE once the second has matched, and the `!` would hide the match.
+        ! grep -F "leader label cleared" "$work/$pod.log" 2>/dev/null | grep -F "pod=$victim" >/dev/null ||
           fail "$pod (release $r) cleared the label of $victim (release $other)"
       done
     done
   done
 done
 ! grep -l "pod label reconcile failed" "$work"/*.log >/dev/null || fail "a label reconcile failed: $(grep -h "pod label reconcile failed" "$work"/*.log | head -3)"
-grep -h "leader label set" "$work"/*.log | grep -q . || fail "no replica logged setting its label"
+grep -qh "leader label set" "$work"/*.log || fail "no replica logged setting its label"
 echo "ok: no replica touched the other release's pods, and no label reconcile failed"
