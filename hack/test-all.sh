@@ -64,7 +64,8 @@ real_node() {
 
 # The failover table and pod memory are figures people read: print them, not only log them.
 real_node_figures() {
-  awk '/^Failovers \(/ { on = 1 } /^\[sidecar/ { on = 0 } on' "$LOGS/real-node.log" | sed 's/^/  real-node| /'
+  awk '/^Failovers \(/ { on = 1 } on && /^\[/ { on = 0 } on; /^\[sidecar .*(50\/50|after kubectl delete)/' \
+    "$LOGS/real-node.log" | sed 's/^/  real-node| /'
 }
 
 lane_build() {
