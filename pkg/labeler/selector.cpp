@@ -6,9 +6,43 @@
 
 namespace kle::labeler {
 
+namespace {
+
+// One "KEY=VALUE" term, checked; the reason in `why` when it is not one.
+bool parse_term(const std::string& term, const PodSelector& so_far, std::string& key, std::string& value,
+                std::string& why) {
+  const auto eq = term.find('=');
+  // "!=", "==", "!key" and set-based terms all carry a '!', a second '=' or no '=' at all.
+  if (eq == std::string::npos || term.find('!') != std::string::npos || term.find('=', eq + 1) != std::string::npos) {
+    why = "term \"" + term + "\" is not KEY=VALUE (only equality terms, comma-separated)";
+    return false;
+  }
+  key = term.substr(0, eq);
+  value = term.substr(eq + 1);
+  if (!is_label_key(key)) {
+    why = "key \"" + key + "\" is not a valid label name ([prefix/]name, name <= 63 chars)";
+    return false;
+  }
+  if (!is_label_value(value)) {
+    why = "value \"" + value + "\" of " + key + " is not a valid label value";
+    return false;
+  }
+  const bool repeated =
+      std::any_of(so_far.terms.begin(), so_far.terms.end(), [&](const auto& t) { return t.first == key; });
+  if (repeated) why = "key \"" + key + "\" appears more than once";
+  return !repeated;
+}
+
+}  // namespace
+
 std::string PodSelector::text() const {
   std::string out;
-  for (const auto& [key, value] : terms) out += (out.empty() ? "" : ",") + key + "=" + value;
+  for (const auto& [key, value] : terms) {
+    if (!out.empty()) out += ',';
+    out += key;
+    out += '=';
+    out += value;
+  }
   return out;
 }
 
@@ -19,27 +53,8 @@ std::optional<PodSelector> parse_pod_selector(const std::string& text, std::stri
   for (;;) {
     const auto comma = text.find(',', start);
     const std::string term = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    const auto eq = term.find('=');
-    // "!=", "==", "!key" and set-based terms all carry a '!', a second '=' or no '=' at all.
-    if (eq == std::string::npos || term.find('!') != std::string::npos || term.find('=', eq + 1) != std::string::npos) {
-      why = "term \"" + term + "\" is not KEY=VALUE (only equality terms, comma-separated)";
-      return std::nullopt;
-    }
-    std::string key = term.substr(0, eq), value = term.substr(eq + 1);
-    if (!is_label_key(key)) {
-      why = "key \"" + key + "\" is not a valid label name ([prefix/]name, name <= 63 chars)";
-      return std::nullopt;
-    }
-    if (!is_label_value(value)) {
-      why = "value \"" + value + "\" of " + key + " is not a valid label value";
-      return std::nullopt;
-    }
-    const bool repeated = std::any_of(selector.terms.begin(), selector.terms.end(),
-                                      [&](const auto& t) { return t.first == key; });
-    if (repeated) {
-      why = "key \"" + key + "\" appears more than once";
-      return std::nullopt;
-    }
+    std::string key, value;
+    if (!parse_term(term, selector, key, value, why)) return std::nullopt;
     selector.terms.emplace_back(std::move(key), std::move(value));
     if (comma == std::string::npos) return selector;
     start = comma + 1;
