@@ -125,7 +125,9 @@ check "sidecar leader Service targets the app's port" \
 # add a kube-api-access-<random> volume to every container if automount were on).
 spod=""
 for _ in $(seq 1 60); do
-  spod="$(k get pods -n "$ns" -l "app.kubernetes.io/instance=$release-sidecar" -o name 2>/dev/null | head -1)"
+  # sed, not head: head exits after one line, and with pipefail the SIGPIPE kubectl then gets
+  # (3 pods, written in more than one write) ended the whole script with status 141.
+  spod="$(k get pods -n "$ns" -l "app.kubernetes.io/instance=$release-sidecar" -o name 2>/dev/null | sed -n 1p)"
   [ -n "$spod" ] && break
   sleep 1
 done
