@@ -19,21 +19,6 @@ cd "$(dirname "$0")/.."
 build=${1:-build/dev}
 only=${KLE_LINT:-all}
 
-# Scripts whose findings are shown but do not fail the run yet: they belong to work in
-# progress elsewhere and are being cleaned up. Remove an entry once its script is clean; the
-# list must end up empty.
-shellcheck_pending=(
-  tests/e2e-node/ tests/node/ hack/image/ hack/node-deps.sh hack/demo.sh hack/controlplane/ .ci/run
-)
-
-is_pending() {
-  local p
-  for p in "${shellcheck_pending[@]}"; do
-    case "$1" in "$p"*) return 0 ;; esac
-  done
-  return 1
-}
-
 shell_scripts() {
   local f
   git ls-files -z | while IFS= read -r -d '' f; do
@@ -48,21 +33,13 @@ shell_scripts() {
 
 lint_shell() {
   command -v shellcheck >/dev/null || { echo "lint: shellcheck missing (hack/deps.sh installs it)" >&2; return 1; }
-  local scripts=() f findings ours=() pending=()
+  local scripts=() findings=()
   mapfile -t scripts < <(shell_scripts)
   [ "${#scripts[@]}" -gt 0 ] || { echo "lint: no shell scripts found" >&2; return 1; }
-  findings=$(shellcheck -x -P SCRIPTDIR -P . -f gcc "${scripts[@]}" || true)
-  while IFS= read -r f; do
-    [ -n "$f" ] || continue
-    if is_pending "${f%%:*}"; then pending+=("$f"); else ours+=("$f"); fi
-  done <<<"$findings"
-  if [ "${#pending[@]}" -gt 0 ]; then
-    echo "shellcheck: in scripts still being cleaned up (not failing):"
-    printf '  %s\n' "${pending[@]}"
-  fi
-  [ "${#ours[@]}" -eq 0 ] || printf '%s\n' "${ours[@]}"
-  echo "shellcheck: ${#ours[@]} findings, ${#pending[@]} pending, ${#scripts[@]} scripts checked"
-  [ "${#ours[@]}" -eq 0 ]
+  mapfile -t findings < <(shellcheck -x -P SCRIPTDIR -P . -f gcc "${scripts[@]}" || true)
+  [ "${#findings[@]}" -eq 0 ] || printf '%s\n' "${findings[@]}"
+  echo "shellcheck: ${#findings[@]} findings, ${#scripts[@]} scripts checked"
+  [ "${#findings[@]}" -eq 0 ]
 }
 
 lint_cxx() {

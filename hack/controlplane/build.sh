@@ -19,7 +19,7 @@ k8s_ldflags() {
   # Read the proxy's .info file: `go mod download -json` prints Time only when it downloads,
   # not for a module already in the cache, which gave buildDate=null on warm caches.
   info="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r '.Info // empty')"
-  [ -n "$info" ] && [ -r "$info" ] || cp_die "no .info file for k8s.io/kubernetes@$KUBE_VERSION"
+  { [ -n "$info" ] && [ -r "$info" ]; } || cp_die "no .info file for k8s.io/kubernetes@$KUBE_VERSION"
   date="$(jq -r '.Time // empty' "$info")"
   [ -n "$date" ] || cp_die "$info has no Time"
   major="${KUBE_VERSION#v}"; major="${major%%.*}"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the hack/controlplane scripts and tests/cluster: versions, cache layout, logging.
 # Source it; it defines functions and variables only.
 CP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -26,6 +26,7 @@ debian_base() {
   tar="$bases/debian-$want.tar"
   if [ ! -s "$tar" ] || [ "${KLE_IMAGE_REFRESH:-0}" = 1 ]; then
     img_log "mmdebstrap minbase $SUITE -> $tar (a few minutes)"
+    # shellcheck disable=SC2016  # "$1" is for the hook's own shell (mmdebstrap's root), not ours
     mmdebstrap --quiet --variant=minbase --format=tar \
       --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
       "$SUITE" "$tar.tmp" "${SOURCES[@]}" || { rm -f "$tar.tmp"; img_die "mmdebstrap (debian) failed"; }

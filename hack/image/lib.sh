@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # IMG_NAME, IMG_TAG, ... are for the scripts that source this
 # Shared by hack/image/*.sh and tests/node: where the private podman storage and the archives
 # live, and a podman that uses them. Source it; it defines functions and variables only.
 IMG_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

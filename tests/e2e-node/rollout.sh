@@ -62,6 +62,7 @@ wait_steady() {
 }
 wait_steady
 
+# shellcheck source=/dev/null  # written by tests/cluster/up
 . "$KLE_CLUSTER_DIR/env"
 nsenter -t "$(nd_holder_pid)" -n -m -- python3 "$HERE/probe.py" client "http://$SVC/leader" "$W/client.jsonl" \
   </dev/null >"$W/client.err" 2>&1 &

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # NODE_NAME, NODE_IP, ... are for the scripts that source this
 # Shared by tests/node/{up,down,exec} and tests/e2e-node. Source it; it only defines things.
 # A real node: containerd + runc + CNI bridge + kubelet + kube-proxy, together with the
 # control plane of tests/cluster/up, inside one network + mount namespace held by a "holder"
@@ -70,7 +71,8 @@ nd_remove_cgroups() {
       if [ -d "$h$root" ]; then find "$h$root" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
     done | sort -u)" || true
     [ -z "$pids" ] && break
-    # A frozen (SIGSTOPped) task still dies of SIGKILL.
+    # A frozen (SIGSTOPped) task still dies of SIGKILL. $pids: one PID per line, split on purpose.
+    # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     sleep 0.5
   done
@@ -86,10 +88,10 @@ nd_alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/de
 
 # nd_kill_pids <sig> <grace seconds> <pids...>: the signal, then SIGKILL after the grace.
 nd_kill_pids() {
-  local sig="$1" grace="$2" p i alive; shift 2
+  local sig="$1" grace="$2" p alive; shift 2
   [ $# -gt 0 ] || return 0
   kill -"$sig" "$@" 2>/dev/null || true
-  for i in $(seq 1 $((grace * 10))); do
+  for _ in $(seq 1 $((grace * 10))); do
     alive=0
     for p in "$@"; do if nd_alive "$p"; then alive=1; break; fi; done
     [ "$alive" -eq 0 ] && return 0
@@ -108,7 +110,7 @@ nd_teardown() {
   fi
   local n
   for n in kube-proxy kubelet; do
-    [ -f "$N/$n.pid" ] && nd_kill_pids TERM 10 $(cat "$N/$n.pid")
+    [ -f "$N/$n.pid" ] && nd_kill_pids TERM 10 "$(cat "$N/$n.pid")"
     rm -f "$N/$n.pid"
   done
   # 2. Pods: every process in our cgroup subtree (containers and pause), then the cgroups.
