@@ -222,28 +222,10 @@ def since(out, t0, old, restarted_ok=False):
     return 1
 
 
-def tally(out, t_from, t_to):
-    """Prints "<requests> <failed> <non-leader>" for requests sent in [t_from, t_to)."""
-    n = failed = nonleader = 0
-    with open(out) as f:
-        for line in f:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            if not t_from <= r["t"] < t_to:
-                continue
-            n += 1
-            failed += not r["ok"]
-            nonleader += r["ok"] and not r["leader"]
-    print("%d %d %d" % (n, failed, nonleader))
-    return 0
-
-
-def gaps(out, t_from, t_to):
-    """Prints "<requests> <failed> <non-leader> <no-leader ms>" for requests sent in
-    [t_from, t_to). No-leader time: for each run of requests that failed or reached a
-    non-leader, from the first of them to the next request a leader answered."""
+def scan(out, t_from, t_to):
+    """(requests, failed, non-leader, no-leader ms) for requests sent in [t_from, t_to).
+    No-leader time: for each run of requests that failed or reached a non-leader, from the
+    first of them to the next request a leader answered (or t_to)."""
     n = failed = nonleader = 0
     gap_ms = 0.0
     bad_since = None
@@ -252,7 +234,7 @@ def gaps(out, t_from, t_to):
             try:
                 r = json.loads(line)
             except ValueError:
-                continue
+                continue  # a line being written
             if not t_from <= r["t"] < t_to:
                 continue
             n += 1
@@ -266,7 +248,18 @@ def gaps(out, t_from, t_to):
                 bad_since = None
     if bad_since is not None:
         gap_ms += t_to - bad_since
-    print("%d %d %d %d" % (n, failed, nonleader, round(gap_ms)))
+    return n, failed, nonleader, round(gap_ms)
+
+
+def tally(out, t_from, t_to):
+    """Prints "<requests> <failed> <non-leader>"."""
+    print("%d %d %d" % scan(out, t_from, t_to)[:3])
+    return 0
+
+
+def gaps(out, t_from, t_to):
+    """Prints "<requests> <failed> <non-leader> <no-leader ms>"."""
+    print("%d %d %d %d" % scan(out, t_from, t_to))
     return 0
 
 
