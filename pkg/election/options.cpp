@@ -17,10 +17,7 @@ namespace {
 using std::chrono::milliseconds;
 
 api::Error config_error(std::string message) {
-  api::Error e;
-  e.kind = api::ErrorKind::config;
-  e.message = std::move(message);
-  return e;
+  return api::local_error(api::ErrorKind::config, std::move(message));
 }
 
 std::string ms(milliseconds d) { return std::to_string(d.count()) + "ms"; }

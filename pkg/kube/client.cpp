@@ -19,13 +19,6 @@ using Json = nlohmann::json;
 constexpr std::string_view kLeases = "/apis/coordination.k8s.io/v1/namespaces/";
 constexpr std::string_view kPods = "/api/v1/namespaces/";
 
-Error make_error(ErrorKind kind, std::string message) {
-  Error e;
-  e.kind = kind;
-  e.message = std::move(message);
-  return e;
-}
-
 std::string lease_path(const std::string& ns, const std::string& name = {}) {
   std::string p = std::string(kLeases) + url_encode(ns) + "/leases";
   if (!name.empty()) p += "/" + url_encode(name);
@@ -40,8 +33,8 @@ std::string pod_path(const std::string& ns, const std::string& name = {}) {
 
 // Names travel in URL paths: an empty one would address the collection instead.
 std::optional<Error> check_names(const std::string& ns, const std::string& name, std::string_view what) {
-  if (ns.empty()) return make_error(ErrorKind::invalid, std::string(what) + ": namespace is empty");
-  if (name.empty()) return make_error(ErrorKind::invalid, std::string(what) + ": name is empty");
+  if (ns.empty()) return api::local_error(ErrorKind::invalid, std::string(what) + ": namespace is empty");
+  if (name.empty()) return api::local_error(ErrorKind::invalid, std::string(what) + ": name is empty");
   return std::nullopt;
 }
 
@@ -72,7 +65,7 @@ Result<void> handle_watch_line(std::string_view line,
   const auto type_it = j.find("type");
   const auto obj_it = j.find("object");
   if (!j.is_object() || type_it == j.end() || !type_it->is_string() || obj_it == j.end() || !obj_it->is_object())
-    return make_error(ErrorKind::bad_response, "watch event without a string type and an object");
+    return api::local_error(ErrorKind::bad_response, "watch event without a string type and an object");
   const auto& type = type_it->get_ref<const std::string&>();
   const Json& obj = *obj_it;
   if (type == "ERROR") {
@@ -98,7 +91,7 @@ Result<void> handle_watch_line(std::string_view line,
   if (type == "ADDED") ev.type = LeaseWatchEvent::Type::added;
   else if (type == "MODIFIED") ev.type = LeaseWatchEvent::Type::modified;
   else if (type == "DELETED") ev.type = LeaseWatchEvent::Type::deleted;
-  else return make_error(ErrorKind::bad_response, "unknown watch event type \"" + type + "\"");
+  else return api::local_error(ErrorKind::bad_response, "unknown watch event type \"" + type + "\"");
   auto lease = api::lease_from_json(obj);
   if (!lease) return std::move(lease).error();
   ev.lease = std::move(lease).value();
@@ -120,7 +113,7 @@ class WatchLineSplitter {
     }
     pending_.erase(0, start);
     if (pending_.size() > limit_)
-      return make_error(ErrorKind::bad_response, "watch event exceeds " + std::to_string(limit_) + " bytes");
+      return api::local_error(ErrorKind::bad_response, "watch event exceeds " + std::to_string(limit_) + " bytes");
     return {};
   }
 
@@ -180,7 +173,7 @@ net::awaitable<Result<Lease>> Client::update_lease(Lease lease) {
   if (auto bad = check_names(lease.namespace_, lease.name, "update lease")) co_return *bad;
   // Every write is conditional: without a resourceVersion a PUT would overwrite blindly.
   if (lease.resource_version.empty())
-    co_return make_error(ErrorKind::invalid, "update lease: metadata.resourceVersion is empty");
+    co_return api::local_error(ErrorKind::invalid, "update lease: metadata.resourceVersion is empty");
   auto req = make_request(http_verb::put, lease_path(lease.namespace_, lease.name),
                           api::lease_to_json(lease).dump(), "application/json");
   auto body = co_await send(*transport_, observer_, std::move(req));
@@ -223,7 +216,7 @@ net::awaitable<Result<Pod>> Client::get_pod(std::string ns, std::string name) {
 }
 
 net::awaitable<Result<PodList>> Client::list_pods(std::string ns, std::string label_selector) {
-  if (ns.empty()) co_return make_error(ErrorKind::invalid, "list pods: namespace is empty");
+  if (ns.empty()) co_return api::local_error(ErrorKind::invalid, "list pods: namespace is empty");
   std::string target = pod_path(ns);
   if (!label_selector.empty()) target += "?labelSelector=" + url_encode(label_selector);
   auto body = co_await send(*transport_, observer_, make_request(http_verb::get, std::move(target)));

@@ -19,10 +19,7 @@ using api::ErrorKind;
 using api::Result;
 
 Error config_error(std::string message) {
-  Error e;
-  e.kind = ErrorKind::config;
-  e.message = std::move(message);
-  return e;
+  return api::local_error(ErrorKind::config, std::move(message));
 }
 
 bool is_ip_literal(const std::string& s) {
