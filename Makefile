@@ -56,7 +56,7 @@ test-integration-asan: tools
 
 # Everything: unit, clang-tidy + shellcheck, chart, integration + e2e on the real control
 # plane, real pods on a real kubelet (image built here, failover table), and the unit and
-# integration suites again under ASan+UBSan. Two lanes side by side (hack/test-all.sh): stage
+# integration suites again under ASan+UBSan. Three lanes side by side (hack/test-all.sh): stage
 # logs in build/test-logs/, a table of each stage's wall time at the end.
 test:
 	@hack/test-all.sh

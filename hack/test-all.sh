@@ -4,7 +4,7 @@
 # the image) and most of the test time waiting on leases; running a waiting stage beside a
 # compiling one is where the wall time goes down, and it runs every suite on a busy machine,
 # which is where order-dependent tests show up.
-#   lane build: dev build -> unit -> clang-tidy + shellcheck -> asan build -> asan unit
+#   lane build: dev build -> unit -> asan build -> asan unit -> clang-tidy + shellcheck
 #   lane kube:  control plane + kubelet (Go) -> chart -> integration + e2e
 #               -> integration + e2e under ASan
 #   lane node:  image (podman; needs nothing from the others) -> real node (real pods, failover
@@ -68,12 +68,16 @@ real_node_figures() {
     "$LOGS/real-node.log" | sed 's/^/  real-node| /'
 }
 
+# The ASan build goes before lint: the ASan integration run waits for it and then waits on
+# leases for minutes, which lint's compiling can fill. Measured from a fresh clone with the Go
+# binaries cached (2 cores): build 812 s and image 578 s side by side, ASan build 1518 s,
+# lint 584 s, ASan integration 347 s, real node 654 s; 3286 s in all with lint first.
 lane_build() {
   stage build build_preset dev &&
     stage unit unit dev &&
-    stage lint hack/lint.sh build/dev &&
     stage asan-build build_preset asan &&
-    stage asan-unit unit asan
+    stage asan-unit unit asan &&
+    stage lint hack/lint.sh build/dev
 }
 lane_kube() {
   stage tools tools &&
