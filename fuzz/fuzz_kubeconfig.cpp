@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "kube/config.hpp"
+#include <kle/kube/config.hpp>
 
 namespace {
 const std::string path = "/tmp/kle-fuzz-kubeconfig-" + std::to_string(getpid()) + ".yaml";

@@ -13,7 +13,7 @@ CXX="${CXX:-clang++-14}"
 out=build/fuzz
 mkdir -p "$out"
 
-flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Ipkg
+flags=(-std=c++20 -g -O1 -fno-omit-frame-pointer -Ipkg/api/include -Ipkg/log/include -Ipkg/election/include -Ipkg/kube/include -Ipkg
        "-fsanitize=fuzzer,address,undefined" -fno-sanitize-recover=undefined)
 api_sources=(pkg/api/*.cpp)
 kube_sources=(pkg/kube/config.cpp pkg/kube/kubeconfig.cpp)

@@ -6,9 +6,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "controller/controller.hpp"
-#include "controller/options.hpp"
-#include "log/logger.hpp"
+#include <kle/controller/controller.hpp>
+#include <kle/controller/options.hpp>
+#include <kle/log/logger.hpp>
 
 #ifndef KLE_VERSION
 #define KLE_VERSION "0.0.0"

@@ -1,9 +1,9 @@
-#include "api/error.hpp"
+#include <kle/api/error.hpp>
 
 #include <algorithm>
 #include <cstdint>
 
-#include "api/json.hpp"
+#include <kle/api/json.hpp>
 
 namespace kle::api {
 namespace {

@@ -1,4 +1,4 @@
-#include "api/json.hpp"
+#include <kle/api/json.hpp>
 
 #include <limits>
 

@@ -1,6 +1,6 @@
-#include "api/lease.hpp"
+#include <kle/api/lease.hpp>
 
-#include "api/json.hpp"
+#include <kle/api/json.hpp>
 
 namespace kle::api {
 namespace {

@@ -1,4 +1,4 @@
-#include "api/microtime.hpp"
+#include <kle/api/microtime.hpp>
 
 #include <cstdint>
 #include <cstdio>

@@ -1,6 +1,6 @@
-#include "api/pod.hpp"
+#include <kle/api/pod.hpp>
 
-#include "api/json.hpp"
+#include <kle/api/json.hpp>
 
 namespace kle::api {
 namespace {

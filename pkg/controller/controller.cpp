@@ -1,4 +1,4 @@
-#include "controller/controller.hpp"
+#include <kle/controller/controller.hpp>
 
 #include <csignal>
 #include <optional>
@@ -10,16 +10,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "controller/endpoints.hpp"
-#include "controller/latch.hpp"
-#include "controller/workload.hpp"
-#include "election/elector.hpp"
-#include "http/server.hpp"
-#include "kube/client.hpp"
-#include "kube/config.hpp"
-#include "kube/lease_lock.hpp"
-#include "labeler/labeler.hpp"
-#include "metrics/registry.hpp"
+#include <kle/controller/endpoints.hpp>
+#include <kle/controller/latch.hpp>
+#include <kle/controller/workload.hpp>
+#include <kle/election/elector.hpp>
+#include <kle/http/server.hpp>
+#include <kle/kube/client.hpp>
+#include <kle/kube/config.hpp>
+#include <kle/kube/lease_lock.hpp>
+#include <kle/labeler/labeler.hpp>
+#include <kle/metrics/registry.hpp>
 
 namespace asio = boost::asio;
 

@@ -1,4 +1,4 @@
-#include "controller/duration.hpp"
+#include <kle/controller/duration.hpp>
 
 #include <cctype>
 #include <cstdint>

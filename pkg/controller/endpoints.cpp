@@ -1,11 +1,11 @@
-#include "controller/endpoints.hpp"
+#include <kle/controller/endpoints.hpp>
 
 #include <nlohmann/json.hpp>
 
-#include "election/clock.hpp"
-#include "election/elector.hpp"
-#include "election/health.hpp"
-#include "metrics/registry.hpp"
+#include <kle/election/clock.hpp>
+#include <kle/election/elector.hpp>
+#include <kle/election/health.hpp>
+#include <kle/metrics/registry.hpp>
 
 namespace kle::controller {
 namespace {

@@ -1,4 +1,4 @@
-#include "controller/options.hpp"
+#include <kle/controller/options.hpp>
 
 #include <cctype>
 #include <cstdio>
@@ -7,8 +7,8 @@
 
 #include <boost/program_options.hpp>
 
-#include "controller/duration.hpp"
-#include "http/address.hpp"
+#include <kle/controller/duration.hpp>
+#include <kle/http/address.hpp>
 
 namespace po = boost::program_options;
 
@@ -238,7 +238,7 @@ election::ElectorOptions to_elector_options(const ControllerOptions& o) {
   eo.renew_interval = o.retry_period;
   eo.lease_duration = o.lease_duration;  // exact: resolve_timings refuses what the Lease cannot state
   eo.renew_deadline = o.renew_deadline;
-  eo.retry_period = o.retry_period;
+  eo.follower_poll = o.retry_period;
   eo.release_on_stop = o.release_on_stop;
   return eo;
 }

@@ -1,4 +1,4 @@
-#include "controller/workload.hpp"
+#include <kle/controller/workload.hpp>
 
 #include <csignal>
 #include <cstring>

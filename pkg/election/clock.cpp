@@ -1,4 +1,4 @@
-#include "election/clock.hpp"
+#include <kle/election/clock.hpp>
 
 namespace kle::election {
 namespace {

@@ -1,4 +1,4 @@
-#include "election/decision.hpp"
+#include <kle/election/decision.hpp>
 
 #include <limits>
 

@@ -8,7 +8,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "election/elector_impl.hpp"
+#include "elector_impl.hpp"
 
 namespace kle::election {
 

@@ -21,8 +21,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "election/elector.hpp"
-#include "election/machine.hpp"
+#include <kle/election/elector.hpp>
+#include <kle/election/machine.hpp>
 
 namespace kle::election::detail {
 

@@ -9,7 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
-#include "election/elector_impl.hpp"
+#include "elector_impl.hpp"
 
 namespace kle::election {
 

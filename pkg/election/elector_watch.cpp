@@ -10,7 +10,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "election/elector_impl.hpp"
+#include "elector_impl.hpp"
 
 namespace kle::election {
 

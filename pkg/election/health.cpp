@@ -1,4 +1,4 @@
-#include "election/health.hpp"
+#include <kle/election/health.hpp>
 
 namespace kle::election {
 

@@ -6,7 +6,7 @@
 #include <functional>
 #include <utility>
 
-#include "election/machine.hpp"
+#include <kle/election/machine.hpp>
 
 namespace kle::election {
 
@@ -158,7 +158,7 @@ void Machine::accept_write(Clock::time_point now, const api::Lease& written, con
     return;
   }
   last_renewal_ = sent.at;
-  next_renew_ = sent.at + cfg_.timings.retry_period;
+  next_renew_ = sent.at + cfg_.timings.renew_interval;
   Effect renewed;
   renewed.kind = Effect::Kind::renewal;
   renewed.flag = true;

@@ -1,10 +1,10 @@
 // The loop's phases. A follower reads the Lease (at start, after a conflict, or by poll
 // while the watch is down), decides on the record it holds and sleeps until local expiry
-// or a watch event; the leader PUTs its cached record every retry period and reads only
+// or a watch event; the leader PUTs its cached record every renew interval and reads only
 // after a conflict. Every wait and retry rule of the loop is here, as data.
 #include <algorithm>
 
-#include "election/machine.hpp"
+#include <kle/election/machine.hpp>
 
 namespace kle::election {
 
@@ -43,7 +43,7 @@ LoopStep kind_step(LoopStep::Kind kind) {
 }  // namespace
 
 Clock::duration Machine::retry_soon() const {
-  return std::max<Clock::duration>(cfg_.timings.retry_period / 4, milliseconds(100));
+  return std::max<Clock::duration>(cfg_.timings.renew_interval / 4, milliseconds(100));
 }
 
 DecisionInput Machine::decision_input(Clock::time_point now, api::MicroTime wall_now) const {
@@ -121,7 +121,7 @@ void Machine::on_read(Clock::time_point now, const api::Result<api::Lease>& resu
     if (!ok) next_renew_ = now + retry_soon();
     return;
   }
-  next_poll_ = now + jittered(ok ? cfg_.timings.follower_poll : cfg_.timings.retry_period);
+  next_poll_ = now + jittered(ok ? cfg_.timings.follower_poll : cfg_.timings.renew_interval);
   if (!ok) pause_ = next_poll_;
 }
 
@@ -165,7 +165,7 @@ void Machine::on_write_failed(Clock::time_point now, const api::Error& err, cons
     // expired, so every second waited is a second without a leader. A watch event (someone
     // else took it) still wakes us earlier.
     const auto asked = honoured_retry_after(err.retry_after, cfg_.timings.renew_deadline);
-    pause_ = now + std::max<Clock::duration>(jittered(cfg_.timings.retry_period), asked);
+    pause_ = now + std::max<Clock::duration>(jittered(cfg_.timings.renew_interval), asked);
     return;
   }
   if (retry_now) {

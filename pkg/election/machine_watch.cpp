@@ -1,7 +1,7 @@
 // The follower's watch (reconnects, 410, a stream gone quiet) and the release on stop.
 #include <algorithm>
 
-#include "election/machine.hpp"
+#include <kle/election/machine.hpp>
 
 namespace kle::election {
 
@@ -46,7 +46,7 @@ void Machine::on_watch_quiet(Clock::time_point now) {
 
 Clock::time_point Machine::on_watch_ended(Clock::time_point now, const api::Result<void>& result) {
   watch_up_ = false;
-  if (result && now - watch_began_ >= cfg_.timings.retry_period) {
+  if (result && now - watch_began_ >= cfg_.timings.renew_interval) {
     watch_backoff_ = retry_soon();  // a stream that ran a while and ended: the server's timeout
     watch_from_now_ = false;
     return now;
@@ -85,7 +85,7 @@ Clock::time_point Machine::watch_quiet_deadline() const {
   const std::string holder = observed_holder();
   if (leader_ || holder.empty() || holder == cfg_.identity) return kNever;
   const Clock::duration period =
-      std::max<Clock::duration>(cfg_.timings.retry_period, holder_cadence_.value_or(Clock::duration{}));
+      std::max<Clock::duration>(cfg_.timings.renew_interval, holder_cadence_.value_or(Clock::duration{}));
   Clock::duration limit = 3 * period;
   for (int i = 0; i < quiet_reconnects_ && limit < cfg_.timings.lease_duration; ++i) limit *= 2;
   return watch_active_at_ + limit;

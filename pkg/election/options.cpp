@@ -1,7 +1,7 @@
 // Defaults and validation of the elector's settings. Everything here runs before the
 // elector starts, so a bad combination is refused with a message that names the rule and
 // the numbers, instead of an elector that flaps or never renews in time.
-#include "election/options.hpp"
+#include <kle/election/options.hpp>
 
 #include <unistd.h>
 
@@ -62,7 +62,7 @@ api::Result<void> check_longest_wait(milliseconds lease, milliseconds poll, doub
   constexpr double kMaxWaitMs = 8e15;  // 8e18 ns of a 9.2e18 ns steady_clock range, ~250 years
   const double longest = (1.0 + jitter) * static_cast<double>(std::max(lease, poll).count());
   if (longest > kMaxWaitMs) {
-    return config_error("(1 + jitter) x max(lease_duration, retry_period) = (1 + " + jitter_text(jitter) + ") x " +
+    return config_error("(1 + jitter) x max(lease_duration, follower_poll) = (1 + " + jitter_text(jitter) + ") x " +
                         ms(std::max(lease, poll)) + " exceeds the longest wait a timer can hold (about 250 years)");
   }
   return {};
@@ -89,9 +89,9 @@ api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options) {
   if (deadline <= milliseconds::zero()) {
     return config_error("renew_deadline must be positive, got " + ms(deadline));
   }
-  const milliseconds poll = options.retry_period.value_or(retry);
+  const milliseconds poll = options.follower_poll.value_or(retry);
   if (poll <= milliseconds::zero()) {
-    return config_error("retry_period must be positive, got " + ms(poll));
+    return config_error("follower_poll must be positive, got " + ms(poll));
   }
   if (duration <= deadline) {
     return config_error("lease_duration (" + ms(duration) + ") must be greater than renew_deadline (" +

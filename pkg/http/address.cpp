@@ -1,4 +1,4 @@
-#include "http/address.hpp"
+#include <kle/http/address.hpp>
 
 #include <charconv>
 #include <string>

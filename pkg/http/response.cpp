@@ -1,4 +1,4 @@
-#include "http/response.hpp"
+#include <kle/http/response.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "http/server.hpp"
+#include <kle/http/server.hpp>
 
 #include <sys/resource.h>
 
@@ -21,7 +21,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
-#include "http/address.hpp"
+#include <kle/http/address.hpp>
 
 namespace kle::http {
 

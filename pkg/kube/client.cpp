@@ -1,12 +1,12 @@
-#include "kube/client.hpp"
+#include <kle/kube/client.hpp>
 
 #include <utility>
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
 
-#include "api/json.hpp"
-#include "kube/transport.hpp"
+#include <kle/api/json.hpp>
+#include <kle/kube/transport.hpp>
 
 namespace kle::kube {
 namespace {

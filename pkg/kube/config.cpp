@@ -1,4 +1,4 @@
-#include "kube/config.hpp"
+#include <kle/kube/config.hpp>
 
 #include <array>
 #include <cerrno>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "kube/config_detail.hpp"
+#include "config_detail.hpp"
 
 namespace kle::kube {
 namespace detail {

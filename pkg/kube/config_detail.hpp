@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "api/error.hpp"
+#include <kle/api/error.hpp>
 
 namespace kle::kube::detail {
 

@@ -5,9 +5,9 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
-#include "kube/config.hpp"
-#include "kube/config_detail.hpp"
-#include "kube/yaml_depth.hpp"
+#include <kle/kube/config.hpp>
+#include "config_detail.hpp"
+#include "yaml_depth.hpp"
 
 namespace kle::kube {
 namespace {

@@ -1,4 +1,4 @@
-#include "kube/lease_lock.hpp"
+#include <kle/kube/lease_lock.hpp>
 
 #include <utility>
 

@@ -1,4 +1,4 @@
-#include "kube/tls_context.hpp"
+#include <kle/kube/tls_context.hpp>
 
 #include <fstream>
 #include <optional>

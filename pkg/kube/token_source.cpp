@@ -1,5 +1,5 @@
-#include "kube/config.hpp"
-#include "kube/config_detail.hpp"
+#include <kle/kube/config.hpp>
+#include "config_detail.hpp"
 
 namespace kle::kube {
 

@@ -1,4 +1,4 @@
-#include "kube/transport.hpp"
+#include <kle/kube/transport.hpp>
 
 #include <array>
 #include <set>
@@ -14,8 +14,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "kube/tls_context.hpp"
-#include "kube/transport_resolve.hpp"
+#include <kle/kube/tls_context.hpp>
+#include "transport_resolve.hpp"
 
 namespace kle::kube {
 namespace {

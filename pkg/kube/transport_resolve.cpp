@@ -1,4 +1,4 @@
-#include "kube/transport_resolve.hpp"
+#include "transport_resolve.hpp"
 
 #include <memory>
 #include <optional>

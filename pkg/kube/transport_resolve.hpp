@@ -13,8 +13,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "api/result.hpp"
-#include "kube/transport.hpp"
+#include <kle/api/result.hpp>
+#include <kle/kube/transport.hpp>
 
 namespace kle::kube {
 

@@ -1,4 +1,4 @@
-#include "kube/yaml_depth.hpp"
+#include "yaml_depth.hpp"
 
 #include <vector>
 

@@ -1,5 +1,5 @@
-#include "kube/client.hpp"
-#include "labeler/pod_api.hpp"
+#include <kle/kube/client.hpp>
+#include <kle/labeler/pod_api.hpp>
 
 namespace kle::labeler {
 

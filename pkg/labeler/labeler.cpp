@@ -1,4 +1,4 @@
-#include "labeler/labeler.hpp"
+#include <kle/labeler/labeler.hpp>
 
 #include <utility>
 

@@ -1,9 +1,9 @@
-#include "labeler/plan.hpp"
+#include <kle/labeler/plan.hpp>
 
 #include <algorithm>
 #include <cctype>
 
-#include "election/options.hpp"
+#include <kle/election/options.hpp>
 
 namespace kle::labeler {
 namespace {

@@ -1,8 +1,8 @@
-#include "labeler/selector.hpp"
+#include <kle/labeler/selector.hpp>
 
 #include <algorithm>
 
-#include "labeler/plan.hpp"
+#include <kle/labeler/plan.hpp>
 
 namespace kle::labeler {
 

@@ -1,4 +1,4 @@
-#include "log/logger.hpp"
+#include <kle/log/logger.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "metrics/registry.hpp"
+#include <kle/metrics/registry.hpp>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>

@@ -28,7 +28,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "kube/config.hpp"
+#include <kle/kube/config.hpp>
 
 namespace kle::testing {
 

@@ -17,7 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "election/clock.hpp"
+#include <kle/election/clock.hpp>
 
 namespace kle::testing {
 

@@ -20,7 +20,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "election/lease_lock.hpp"
+#include <kle/election/lease_lock.hpp>
 #include "fake_clock.hpp"
 
 namespace kle::testing {

@@ -17,7 +17,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "kube/config.hpp"
+#include <kle/kube/config.hpp>
 
 namespace kle::integration {
 

@@ -7,7 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "election/lease_lock.hpp"
+#include <kle/election/lease_lock.hpp>
 
 namespace kle::integration {
 

@@ -24,11 +24,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "election/elector.hpp"
+#include <kle/election/elector.hpp>
 #include "integration/cluster_env.hpp"
 #include "integration/counting_lock.hpp"
-#include "kube/client.hpp"
-#include "kube/lease_lock.hpp"
+#include <kle/kube/client.hpp>
+#include <kle/kube/lease_lock.hpp>
 
 using namespace std::chrono_literals;
 using kle::election::Elector;

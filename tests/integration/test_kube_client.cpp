@@ -22,8 +22,8 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/cluster_env.hpp"
-#include "kube/client.hpp"
-#include "kube/transport.hpp"
+#include <kle/kube/client.hpp>
+#include <kle/kube/transport.hpp>
 
 using kle::api::ErrorKind;
 using kle::api::Lease;

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "api/error.hpp"
+#include <kle/api/error.hpp>
 
 using kle::api::Error;
 using kle::api::ErrorKind;

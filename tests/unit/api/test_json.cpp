@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "api/json.hpp"
-#include "api/lease.hpp"
+#include <kle/api/json.hpp>
+#include <kle/api/lease.hpp>
 
 using kle::api::ErrorKind;
 using kle::api::kMaxJsonDepth;

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "api/lease.hpp"
+#include <kle/api/lease.hpp>
 
 using kle::api::ErrorKind;
 using kle::api::Lease;

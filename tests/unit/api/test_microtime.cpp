@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "api/microtime.hpp"
+#include <kle/api/microtime.hpp>
 
 using kle::api::format_micro_time;
 using kle::api::MicroTime;

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "api/pod.hpp"
+#include <kle/api/pod.hpp>
 
 using kle::api::ErrorKind;
 using kle::api::label_merge_patch;

@@ -17,8 +17,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <catch2/catch.hpp>
 
-#include "api/microtime.hpp"
-#include "controller/controller.hpp"
+#include <kle/api/microtime.hpp>
+#include <kle/controller/controller.hpp>
 #include "fakes/fake_apiserver.hpp"
 
 namespace asio = boost::asio;

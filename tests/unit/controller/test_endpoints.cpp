@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "controller/endpoints.hpp"
+#include <kle/controller/endpoints.hpp>
 #include "unit/election/harness.hpp"
 
 using namespace std::chrono_literals;

@@ -5,7 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <catch2/catch.hpp>
 
-#include "controller/latch.hpp"
+#include <kle/controller/latch.hpp>
 
 namespace asio = boost::asio;
 using kle::controller::Latch;

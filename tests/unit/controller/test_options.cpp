@@ -5,8 +5,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "controller/duration.hpp"
-#include "controller/options.hpp"
+#include <kle/controller/duration.hpp>
+#include <kle/controller/options.hpp>
 
 using kle::controller::ParseOutcome;
 using namespace std::chrono_literals;
@@ -151,7 +151,7 @@ TEST_CASE("to_elector_options passes the flags on exactly") {
   CHECK(eo.lease_duration == 20s);
   CHECK(eo.renew_deadline == 12500ms);
   CHECK(eo.renew_interval == 3s);
-  CHECK(eo.retry_period == 3s);
+  CHECK(eo.follower_poll == 3s);
   CHECK_FALSE(eo.release_on_stop);
   CHECK_FALSE(eo.auto_close);
   CHECK(eo.identity == "me");

@@ -15,7 +15,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <catch2/catch.hpp>
 
-#include "controller/workload.hpp"
+#include <kle/controller/workload.hpp>
 
 namespace asio = boost::asio;
 using kle::controller::Workload;

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "election/elector.hpp"
+#include <kle/election/elector.hpp>
 #include "fakes/fake_clock.hpp"
 #include "fakes/fake_lease_lock.hpp"
 

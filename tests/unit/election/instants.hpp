@@ -3,8 +3,8 @@
 // from zero, and a wall time that is never compared with it.
 #include <chrono>
 
-#include "api/microtime.hpp"
-#include "election/clock.hpp"
+#include <kle/api/microtime.hpp>
+#include <kle/election/clock.hpp>
 
 namespace kle::testing {
 

@@ -3,7 +3,7 @@
 
 #include <limits>
 
-#include "election/decision.hpp"
+#include <kle/election/decision.hpp>
 #include "instants.hpp"
 
 using namespace kle;

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "election/machine.hpp"
+#include <kle/election/machine.hpp>
 #include "instants.hpp"
 
 using namespace kle;

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "election/health.hpp"
-#include "election/options.hpp"
+#include <kle/election/health.hpp>
+#include <kle/election/options.hpp>
 
 using namespace kle::election;
 using namespace std::chrono_literals;
@@ -14,7 +14,7 @@ TEST_CASE("resolve_timings: seed defaults (renew 10s, lease 2x, deadline 2/3, po
   ElectorOptions o;
   auto t = resolve_timings(o);
   REQUIRE(t.ok());
-  CHECK(t->retry_period == 10000ms);
+  CHECK(t->renew_interval == 10000ms);
   CHECK(t->lease_duration == 20000ms);
   CHECK(t->renew_deadline == 13333ms);
   CHECK(t->follower_poll == 10000ms);
@@ -30,7 +30,7 @@ TEST_CASE("resolve_timings: the controller's flags (15s / 10s / 2s) pass unchang
   REQUIRE(t.ok());
   CHECK(t->lease_duration == 15000ms);
   CHECK(t->renew_deadline == 10000ms);
-  CHECK(t->retry_period == 2000ms);
+  CHECK(t->renew_interval == 2000ms);
   CHECK(t->follower_poll == 2000ms);
 }
 
@@ -75,8 +75,8 @@ TEST_CASE("resolve_timings: refuses non-positive periods, a sub-second lease and
   o.jitter = 0.5;
   CHECK(resolve_timings(o).error().message == "jitter must be at least 1.0, got 0.5");
   o = {};
-  o.retry_period = -1ms;
-  CHECK(resolve_timings(o).error().message == "retry_period must be positive, got -1ms");
+  o.follower_poll = -1ms;
+  CHECK(resolve_timings(o).error().message == "follower_poll must be positive, got -1ms");
 }
 
 TEST_CASE("validate_names: identity, DNS-1123 subdomain lease, DNS-1123 label namespace") {
@@ -187,7 +187,7 @@ TEST_CASE("resolve_timings: huge periods and jitter are refused before any arith
   CHECK(t.error().message.find("renew_interval (") == 0);
 
   o = {};
-  o.retry_period = std::chrono::milliseconds::max();  // the follower poll, jittered
+  o.follower_poll = std::chrono::milliseconds::max();  // the follower poll, jittered
   t = resolve_timings(o);
   REQUIRE_FALSE(t.ok());
   CHECK(t.error().message.find("exceeds the longest wait a timer can hold") != std::string::npos);

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "http/address.hpp"
+#include <kle/http/address.hpp>
 
 using kle::http::parse_listen_address;
 

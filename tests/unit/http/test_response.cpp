@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "http/response.hpp"
+#include <kle/http/response.hpp>
 
 TEST_CASE("json_response serializes with the JSON content type") {
   auto r = kle::http::json_response(200, {{"holder", "pod-a"}, {"transitions", 3}});

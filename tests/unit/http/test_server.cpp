@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
-#include "http/server.hpp"
+#include <kle/http/server.hpp>
 
 using namespace kle::http;
 using namespace kle::http::testing;

@@ -19,7 +19,7 @@
 #include <boost/asio/detached.hpp>
 
 #include "harness.hpp"
-#include "http/server.hpp"
+#include <kle/http/server.hpp>
 
 using namespace kle::http;
 using namespace kle::http::testing;

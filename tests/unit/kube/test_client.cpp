@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fakes/fake_apiserver.hpp"
-#include "kube/client.hpp"
+#include <kle/kube/client.hpp>
 
 using namespace std::chrono_literals;
 using kle::api::ErrorKind;

@@ -12,8 +12,8 @@
 #include <boost/asio/post.hpp>
 
 #include "fakes/fake_apiserver.hpp"
-#include "kube/client.hpp"
-#include "kube/lease_lock.hpp"
+#include <kle/kube/client.hpp>
+#include <kle/kube/lease_lock.hpp>
 
 using kle::api::ErrorKind;
 using kle::api::Result;

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "kube/config.hpp"
+#include <kle/kube/config.hpp>
 #include "kube/config_detail.hpp"
 #include "test_config_support.hpp"
 

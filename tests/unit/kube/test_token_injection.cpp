@@ -10,10 +10,10 @@
 #include <boost/asio/io_context.hpp>
 
 #include "fakes/fake_apiserver.hpp"
-#include "kube/config.hpp"
+#include <kle/kube/config.hpp>
 #include "kube/config_detail.hpp"
-#include "kube/transport.hpp"
-#include "log/logger.hpp"
+#include <kle/kube/transport.hpp>
+#include <kle/log/logger.hpp>
 #include "test_config_support.hpp"
 
 using namespace std::chrono_literals;

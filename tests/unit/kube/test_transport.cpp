@@ -11,7 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "fakes/fake_apiserver.hpp"
-#include "kube/transport.hpp"
+#include <kle/kube/transport.hpp>
 
 using namespace std::chrono_literals;
 using kle::api::ErrorKind;

@@ -13,7 +13,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "fakes/fake_apiserver.hpp"
-#include "kube/transport.hpp"
+#include <kle/kube/transport.hpp>
 
 using namespace std::chrono_literals;
 using kle::api::ErrorKind;

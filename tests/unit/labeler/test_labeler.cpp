@@ -8,7 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
-#include "labeler/labeler.hpp"
+#include <kle/labeler/labeler.hpp>
 
 namespace asio = boost::asio;
 using kle::api::Error;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "labeler/plan.hpp"
+#include <kle/labeler/plan.hpp>
 
 using kle::api::Pod;
 using kle::labeler::LabelChange;

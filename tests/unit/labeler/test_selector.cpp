@@ -7,9 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include "fakes/fake_apiserver.hpp"
-#include "kube/client.hpp"
-#include "labeler/pod_api.hpp"
-#include "labeler/selector.hpp"
+#include <kle/kube/client.hpp>
+#include <kle/labeler/pod_api.hpp>
+#include <kle/labeler/selector.hpp>
 
 namespace net = boost::asio;
 using kle::labeler::parse_pod_selector;

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "log/logger.hpp"
+#include <kle/log/logger.hpp>
 
 using kle::log::Level;
 using kle::log::Logger;

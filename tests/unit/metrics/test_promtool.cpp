@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "metrics/registry.hpp"
+#include <kle/metrics/registry.hpp>
 
 using namespace std::chrono_literals;
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "exposition.hpp"
-#include "metrics/registry.hpp"
+#include <kle/metrics/registry.hpp>
 
 using kle::metrics::Registry;
 using kle::metrics::RegistryOptions;

@@ -1,0 +1,42 @@
+#pragma once
+// coordination.k8s.io/v1 Lease and its JSON form. Unknown fields of an object read from
+// the server are kept in `raw` and written back on update, so we never drop what another
+// client (or a newer API) put there.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include <kle/api/microtime.hpp>
+#include <kle/api/result.hpp>
+
+namespace kle::api {
+
+struct LeaseSpec {
+  std::optional<std::string> holder_identity;
+  std::optional<int> lease_duration_seconds;
+  std::optional<MicroTime> acquire_time;
+  std::optional<MicroTime> renew_time;
+  std::optional<int> lease_transitions;
+  bool operator==(const LeaseSpec&) const = default;
+};
+
+struct Lease {
+  std::string name;
+  std::string namespace_;
+  std::string resource_version;  // empty for an object not yet created
+  std::string uid;
+  LeaseSpec spec;
+  nlohmann::json raw = nlohmann::json::object();  // the whole object as last read
+};
+
+// Decoding validates types: a Lease whose spec fields have the wrong JSON type is a
+// bad_response error, never a crash or a silently defaulted value.
+Result<Lease> lease_from_json(const nlohmann::json& j);
+Result<Lease> parse_lease(std::string_view body);
+// Writes apiVersion/kind/metadata (name, namespace, resourceVersion when set) and the spec
+// exactly as client-go does: absent optionals are omitted, times are MicroTime.
+nlohmann::json lease_to_json(const Lease& lease);
+
+}  // namespace kle::api

@@ -1,0 +1,31 @@
+#pragma once
+// The lock the elector contends for. The election logic sees only this interface (and a
+// clock), never HTTP: the real one wraps kube::Client, the tests script a fake.
+#include <functional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <kle/api/lease.hpp>
+#include <kle/api/result.hpp>
+#include <kle/election/lease_event.hpp>
+
+namespace kle::election {
+
+class LeaseLock {
+ public:
+  virtual ~LeaseLock() = default;
+  virtual boost::asio::awaitable<api::Result<api::Lease>> get() = 0;
+  virtual boost::asio::awaitable<api::Result<api::Lease>> create(api::Lease lease) = 0;
+  // Conditional on lease.resource_version; a stale one is api::ErrorKind::conflict.
+  virtual boost::asio::awaitable<api::Result<api::Lease>> update(api::Lease lease) = 0;
+  // Streams changes from resource_version ("" = current state first, as ADDED) until the
+  // stream ends or fails (gone => re-list). The elector cancels it on stop() through the
+  // coroutine's cancellation slot (terminal); it does not wait for it to return.
+  virtual boost::asio::awaitable<api::Result<void>> watch(std::string resource_version,
+                                                          std::function<void(const LeaseEvent&)> on_event) = 0;
+  [[nodiscard]] virtual std::string lease_namespace() const = 0;
+  [[nodiscard]] virtual std::string lease_name() const = 0;
+};
+
+}  // namespace kle::election

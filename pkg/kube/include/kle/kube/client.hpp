@@ -1,0 +1,91 @@
+#pragma once
+// The Kubernetes API calls the elector and the controller make, as C++20 coroutines on one
+// io_context. Every call has a deadline (ClientOptions::request_timeout) and returns a
+// Result; nothing here throws once constructed.
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <kle/kube/config.hpp>
+#include <kle/api/lease.hpp>
+#include <kle/api/pod.hpp>
+#include <kle/api/result.hpp>
+#include <kle/election/lease_event.hpp>
+#include <kle/election/observer.hpp>
+#include <kle/log/logger.hpp>
+
+namespace kle::kube {
+
+using api::Result;
+using api::Lease;
+using api::Pod;
+using api::PodList;
+using api::Error;
+using api::ErrorKind;
+
+struct ClientOptions {
+  std::chrono::milliseconds request_timeout{5000};  // must stay below the renew deadline
+  std::chrono::seconds watch_timeout{290};          // server-side timeoutSeconds of one watch
+  std::string user_agent = "kube-leader-elector/0.1";
+  // Where a refused bearer-token re-read is reported (the file's new content could not be a
+  // header value, so the last good token keeps serving). Empty: nowhere.
+  std::optional<log::Logger> log;
+};
+
+// Both defined once in election (which kube already depends on for LeaseLock): the watch
+// streams the very type the elector consumes, and metrics builds the very observer type.
+using RequestObserver = election::RequestObserver;
+using LeaseWatchEvent = election::LeaseEvent;
+
+class Transport;  // HTTPS with keep-alive; see transport.hpp
+
+class Client {
+ public:
+  Client(boost::asio::any_io_executor ex, ClusterConfig config, ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  void set_observer(RequestObserver observer);
+  [[nodiscard]] const ClusterConfig& config() const noexcept;
+
+  boost::asio::awaitable<Result<Lease>> get_lease(std::string ns, std::string name);
+  boost::asio::awaitable<Result<Lease>> create_lease(Lease lease);
+  // PUT with metadata.resourceVersion: a stale version is ErrorKind::conflict.
+  boost::asio::awaitable<Result<Lease>> update_lease(Lease lease);
+  boost::asio::awaitable<Result<void>> delete_lease(std::string ns, std::string name);
+
+  // Watches one Lease (fieldSelector=metadata.name=NAME) from resource_version, calling
+  // on_event for each event, until the server ends the stream (Result ok), an error
+  // arrives (gone on 410: the caller re-lists), or the caller cancels.
+  boost::asio::awaitable<Result<void>> watch_lease(std::string ns, std::string name,
+                                                   std::string resource_version,
+                                                   std::function<void(const LeaseWatchEvent&)> on_event);
+
+  boost::asio::awaitable<Result<Pod>> get_pod(std::string ns, std::string name);
+  boost::asio::awaitable<Result<PodList>> list_pods(std::string ns, std::string label_selector);
+  // JSON merge patch of metadata.labels; nullopt removes a label.
+  boost::asio::awaitable<Result<Pod>> patch_pod_labels(std::string ns, std::string name,
+                                                       std::map<std::string, std::optional<std::string>> labels);
+
+  // Closes pooled connections and cancels in-flight requests, watches included (used by
+  // stop()); they end with ErrorKind::cancelled. Not permanent: later calls connect afresh,
+  // so stop() can still release the lease after cancelling the watch.
+  // Calling a coroutine's cancellation slot (e.g. awaitable_operators ||) also cancels it.
+  // All calls must run on the client's executor, and the Client must outlive them.
+  void close();
+
+ private:
+  std::unique_ptr<Transport> transport_;
+  RequestObserver observer_;
+  ClusterConfig config_;
+  ClientOptions options_;
+};
+
+}  // namespace kle::kube

@@ -1,0 +1,32 @@
+#pragma once
+// The real election::LeaseLock: one Lease (namespace/name) through kube::Client. A thin
+// adapter: the elector decides, this only carries out the calls; watch events pass through as they are.
+#include <functional>
+#include <string>
+
+#include <kle/election/lease_lock.hpp>
+#include <kle/kube/client.hpp>
+
+namespace kle::kube {
+
+class KubeLeaseLock final : public election::LeaseLock {
+ public:
+  // `client` must outlive the lock.
+  KubeLeaseLock(Client& client, std::string lease_namespace, std::string lease_name);
+
+  boost::asio::awaitable<api::Result<api::Lease>> get() override;
+  // The lease's name and namespace are set to this lock's, whatever the caller filled in.
+  boost::asio::awaitable<api::Result<api::Lease>> create(api::Lease lease) override;
+  boost::asio::awaitable<api::Result<api::Lease>> update(api::Lease lease) override;
+  boost::asio::awaitable<api::Result<void>> watch(std::string resource_version,
+                                                  std::function<void(const election::LeaseEvent&)> on_event) override;
+  [[nodiscard]] std::string lease_namespace() const override { return namespace_; }
+  [[nodiscard]] std::string lease_name() const override { return name_; }
+
+ private:
+  Client& client_;
+  std::string namespace_;
+  std::string name_;
+};
+
+}  // namespace kle::kube
