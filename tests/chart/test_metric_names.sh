@@ -66,9 +66,17 @@ if [ $# -ge 1 ]; then
   # series before the first API request, so it may be missing from a process that has not
   # talked to an apiserver (standalone mode). Reported, not passed.
   dynamic="$(grep -v '^#' "$contract" | awk '$3 ~ /verb/ { print $1 }')"
+  # Leader-only series (the label census) must be there on a leader and absent on a follower.
+  leader_only="$(grep -v '^#' "$contract" | awk '$3 == "-leader" { print $1 }')"
+  live_leader=false
+  grep -qE '^leader_election_is_leader\{.*\} 1$' "$tmp/live" && live_leader=true
+  t_log "the live /metrics is a $($live_leader && echo leader || echo follower)'s"
+  $live_leader || dynamic+=$'\n'"$leader_only"
   while read -r name type; do
     live_type="$(awk -v n="$name" '$1 == "#" && $2 == "TYPE" && $3 == n { print $4 }' "$tmp/live")"
-    if [ -z "$live_type" ] && grep -qx "$name" <<<"$dynamic"; then
+    if ! $live_leader && grep -qx "$name" <<<"$leader_only"; then
+      check "$name is not exported by a follower" test -z "$live_type"
+    elif [ -z "$live_type" ] && grep -qx "$name" <<<"$dynamic"; then
       t_log "note $name not exported yet: its verb/code series appear with the first API request"
     elif [ -z "$live_type" ]; then
       not_ok "$name is not exported"

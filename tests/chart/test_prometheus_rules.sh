@@ -15,8 +15,8 @@ if promtool test rules "$tests" >"$tmp/out" 2>&1; then ok "promtool test rules m
 else not_ok "promtool test rules:"; cat "$tmp/out"; fi
 
 alerts="$(awk '/- alert:/ { print $3 }' "$rules")"
-check "the four alerts are defined" test "$(sort <<<"$alerts" | tr '\n' ' ')" = \
-  "LeaderElectionFlapping LeaderElectionMultipleLeaders LeaderElectionNoLeader LeaderElectionRenewalsFailing "
+check "the six alerts are defined" test "$(sort <<<"$alerts" | tr '\n' ' ')" = \
+  "LeaderElectionFlapping LeaderElectionLabelCount LeaderElectionLabelNotOnHolder LeaderElectionMultipleLeaders LeaderElectionNoLeader LeaderElectionRenewalsFailing "
 for alert in $alerts; do
   check "$alert is unit-tested (alert_rule_test names it)" grep -q -A3 "alertname: $alert\$" "$tests"
   # Replace this alert's (multi-line) expr by one that never fires; the tests must now fail.

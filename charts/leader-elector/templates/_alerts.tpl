@@ -50,4 +50,24 @@ groups:
         annotations:
           summary: '{{`More than one leader for {{ $labels.namespace }}/{{ $labels.lease }}`}}'
           description: '{{`{{ $value }} replicas report leadership of {{ $labels.namespace }}/{{ $labels.lease }}.`}}'
+      - alert: LeaderElectionLabelCount
+        # Only the leader reports the count, after each label round (every reconcile interval):
+        # a round that cannot clear a stale label, or cannot set its own, leaves it wrong.
+        expr: |-
+          max by (namespace, lease) (leader_election_labelled_pods{ {{- $sel -}} }) != 1
+        for: 1m
+        labels:
+          severity: warning
+        annotations:
+          summary: '{{`The leader Service of {{ $labels.namespace }}/{{ $labels.lease }} does not select exactly one pod`}}'
+          description: '{{`{{ $value }} pods carry the leader label of lease {{ $labels.namespace }}/{{ $labels.lease }} after the leader''s label rounds: the leader Service routes to none or to more than one. Look at leader_election_label_reconcile_failures_total and the leader''s logs.`}}'
+      - alert: LeaderElectionLabelNotOnHolder
+        expr: |-
+          min by (namespace, lease) (leader_election_label_matches_holder{ {{- $sel -}} }) == 0
+        for: 1m
+        labels:
+          severity: warning
+        annotations:
+          summary: '{{`The leader label of {{ $labels.namespace }}/{{ $labels.lease }} is not on the lease holder`}}'
+          description: '{{`The holder of lease {{ $labels.namespace }}/{{ $labels.lease }} could not label its own pod: the leader Service does not route to the leader. Look at leader_election_label_reconcile_failures_total and the leader''s logs.`}}'
 {{- end }}
