@@ -126,4 +126,29 @@ nlohmann::json lease_to_json(const Lease& lease) {
   return j;
 }
 
+std::optional<std::string> lease_annotation(const Lease& lease, std::string_view key) {
+  if (!lease.raw.is_object()) return std::nullopt;
+  const auto meta = lease.raw.find("metadata");
+  if (meta == lease.raw.end() || !meta->is_object()) return std::nullopt;
+  const auto annotations = meta->find("annotations");
+  if (annotations == meta->end() || !annotations->is_object()) return std::nullopt;
+  const auto value = annotations->find(std::string(key));
+  if (value == annotations->end() || !value->is_string()) return std::nullopt;
+  return value->get<std::string>();
+}
+
+void set_lease_annotation(Lease& lease, const std::string& key, const std::optional<std::string>& value) {
+  if (!lease.raw.is_object()) lease.raw = nlohmann::json::object();
+  nlohmann::json& meta = lease.raw["metadata"];
+  if (!meta.is_object()) meta = nlohmann::json::object();
+  nlohmann::json& annotations = meta["annotations"];
+  if (!annotations.is_object()) annotations = nlohmann::json::object();
+  if (value) {
+    annotations[key] = *value;
+  } else {
+    annotations.erase(key);
+  }
+  if (annotations.empty()) meta.erase("annotations");
+}
+
 }  // namespace kle::api

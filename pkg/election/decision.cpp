@@ -20,6 +20,7 @@ const char* to_string(Reason r) noexcept {
     case Reason::released: return "released";
     case Reason::expired: return "expired";
     case Reason::held: return "held";
+    case Reason::yielding: return "yielding";
   }
   return "unknown";
 }
@@ -59,7 +60,29 @@ api::LeaseSpec acquired_spec(const DecisionInput& in, const std::optional<api::L
   return spec;
 }
 
+// Every acquisition and renewal drops the preferred-holder hint: taken by the named pod it
+// has served, taken by anyone else after the grace it has expired, and a leader renews only
+// when the hint names nobody else (the machine hands over instead).
+api::Lease written(const api::Lease& base, api::LeaseSpec spec) {
+  api::Lease out = base;
+  out.spec = std::move(spec);
+  if (api::lease_annotation(out, kPreferredHolderAnnotation)) {
+    api::set_lease_annotation(out, kPreferredHolderAnnotation, std::nullopt);
+  }
+  return out;
+}
+
 }  // namespace
+
+Clock::duration hold_back(const DecisionInput& in, const api::Lease& observed) {
+  const auto preferred = api::lease_annotation(observed, kPreferredHolderAnnotation);
+  if (preferred && *preferred == in.identity) return Clock::duration::zero();
+  Clock::duration d{};
+  if (preferred && !preferred->empty()) d += in.handover_grace;
+  const auto newest = api::lease_annotation(observed, kNewestRevisionAnnotation);
+  if (!in.revision.empty() && newest && !newest->empty() && *newest != in.revision) d += in.older_grace;
+  return d;
+}
 
 Decision decide(const DecisionInput& in) {
   Decision out;
@@ -91,15 +114,21 @@ Decision decide(const DecisionInput& in) {
   if (in.am_leader && holder == in.identity) {
     out.action = Action::update;
     out.reason = Reason::renewed;
-    out.record.spec = acquired_spec(in, observed);
+    out.record = written(observed, acquired_spec(in, observed));
     return out;
   }
 
-  // 3. Released (holderIdentity empty): free at once, whatever leaseDurationSeconds says.
+  // 3. Released (holderIdentity empty): free at once, whatever leaseDurationSeconds says,
+  //    unless a handover hint makes us hold back (bounded) from when we saw the release.
   if (holder.empty()) {
+    if (const auto free_at = in.observed_at + hold_back(in, observed); in.now < free_at) {
+      out.reason = Reason::yielding;
+      out.expires_at = free_at;
+      return out;
+    }
     out.action = Action::update;
     out.reason = Reason::released;
-    out.record.spec = acquired_spec(in, observed);
+    out.record = written(observed, acquired_spec(in, observed));
     return out;
   }
 
@@ -111,10 +140,15 @@ Decision decide(const DecisionInput& in) {
     return out;
   }
 
-  // 5. Expired: take it over.
+  // 5. Expired: take it over, after the same bounded hold-back from the end of the term.
+  if (const auto free_at = term_end + hold_back(in, observed); in.now < free_at) {
+    out.reason = Reason::yielding;
+    out.expires_at = free_at;
+    return out;
+  }
   out.action = Action::update;
   out.reason = Reason::expired;
-  out.record.spec = acquired_spec(in, observed);
+  out.record = written(observed, acquired_spec(in, observed));
   return out;
 }
 

@@ -73,6 +73,10 @@ MachineConfig machine_config(const ElectorOptions& options, const ResolvedTiming
   c.release_on_stop = options.release_on_stop;
   c.standalone = standalone;
   c.log = log;
+  c.revision = options.revision;
+  c.handover_grace = options.handover_grace;
+  c.older_grace = options.older_grace;
+  c.handover_drain = options.handover_drain;
   return c;
 }
 
@@ -222,6 +226,23 @@ asio::awaitable<void> Elector::stop() {
   }
   if (!self->machine.stopping()) self->request_stop();
   co_await self->loop_done.wait();
+}
+
+bool Elector::hand_over(std::string successor, std::string newest_revision) {
+  const bool started = impl_->machine.hand_over(impl_->clock->now(), HandoverHint{std::move(successor), std::move(newest_revision)});
+  impl_->flush();
+  impl_->wake();
+  return started;
+}
+
+void Elector::resign() {
+  impl_->machine.resign();
+  impl_->flush();
+  impl_->wake();
+}
+
+void Elector::set_release_hint(std::string successor, std::string newest_revision) {
+  impl_->machine.set_release_hint(HandoverHint{std::move(successor), std::move(newest_revision)});
 }
 
 bool Elector::current_leader() const noexcept { return impl_->machine.leader(); }

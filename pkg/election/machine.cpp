@@ -122,6 +122,13 @@ void Machine::observe(Clock::time_point now, const api::Lease& lease) {
     return;
   }
   if (leader_ && holder != cfg_.identity) step_down("the lease is now held by \"" + holder + "\"");
+  // An operator named another preferred holder while we lead: hand over to it.
+  if (leader_) {
+    const auto preferred = api::lease_annotation(lease, kPreferredHolderAnnotation);
+    if (preferred && !preferred->empty() && *preferred != cfg_.identity) {
+      hand_over(now, HandoverHint{*preferred, std::string()});
+    }
+  }
 }
 
 // A deleted Lease carries nobody's claim: an elector that never saw the old record may

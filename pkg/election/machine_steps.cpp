@@ -58,6 +58,9 @@ DecisionInput Machine::decision_input(Clock::time_point now, api::MicroTime wall
   in.lease_namespace = cfg_.lease_namespace;
   in.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(cfg_.timings.lease_duration);
   in.am_leader = leader_;
+  in.revision = cfg_.revision;
+  in.handover_grace = cfg_.handover_grace;
+  in.older_grace = cfg_.older_grace;
   return in;
 }
 
@@ -65,6 +68,8 @@ LoopStep Machine::next(Clock::time_point now, api::MicroTime wall_now) {
   if (stopping_) return kind_step(LoopStep::Kind::shutdown);
   if (cfg_.standalone) return sleep_step(kNever);
   if (pause_) return sleep_step(*std::exchange(pause_, std::nullopt));
+  if (handover_) return handover_step(now, wall_now);
+  if (resigned_) return sleep_step(kNever);  // stop() releases the record that names us
   return leader_ ? renew_step(now, wall_now) : acquire_step(now, wall_now);
 }
 
@@ -127,6 +132,10 @@ void Machine::on_read(Clock::time_point now, const api::Result<api::Lease>& resu
 
 void Machine::on_write(Clock::time_point now, const api::Result<api::Lease>& result) {
   if (!in_flight_) return;
+  if (handover_writing_ && handover_) {
+    on_handover_write(now, result);
+    return;
+  }
   const Sent sent = *std::exchange(in_flight_, std::nullopt);
   if (result) {
     uncertain_.reset();

@@ -100,6 +100,8 @@ void Machine::request_stop() {
 // round trip of the release, and by then we must already not act as leader.
 void Machine::begin_shutdown(Clock::time_point now) {
   step_down("stopping");
+  if (handover_ && release_hint_.successor.empty()) release_hint_ = handover_->hint;  // stopped mid-drain
+  handover_.reset();
   const bool ours = exists_ && observed_holder() == cfg_.identity;
   releasing_ = cfg_.release_on_stop && (ours || uncertain_);
   if (ours) release_held_ = observed_;
@@ -128,7 +130,7 @@ ReleaseStep Machine::next_release(Clock::time_point now, api::MicroTime wall_now
     const std::string holder = release_held_->spec.holder_identity.value_or("");
     if (holder == cfg_.identity) {
       step.kind = ReleaseStep::Kind::write;
-      step.record = release_record(*release_held_, wall_now);
+      step.record = handover_record(*release_held_, wall_now, release_hint_);
       return step;
     }
     log_.info("nothing to release", {{"holder", holder}});

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <utility>
 
 namespace kle::election {
 namespace {
@@ -104,6 +105,16 @@ api::Result<ResolvedTimings> resolve_timings(const ElectorOptions& options) {
                         std::to_string(std::llround(jittered)) + "ms)");
   }
   if (auto waits = check_longest_wait(duration, poll, options.jitter); !waits.ok()) return waits.error();
+  // The handover waits are bounded by the lease: a hint can delay a takeover, never stall it.
+  const std::pair<const char*, milliseconds> handover[] = {{"handover_grace", options.handover_grace},
+                                                           {"older_grace", options.older_grace},
+                                                           {"handover_drain", options.handover_drain}};
+  for (const auto& [name, value] : handover) {
+    if (value < milliseconds::zero() || value > duration) {
+      return config_error(std::string(name) + " (" + ms(value) + ") must be between 0 and lease_duration (" +
+                          ms(duration) + ")");
+    }
+  }
   return ResolvedTimings{duration, deadline, retry, poll, options.jitter};
 }
 

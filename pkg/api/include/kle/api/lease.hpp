@@ -39,4 +39,10 @@ Result<Lease> parse_lease(std::string_view body);
 // exactly as client-go does: absent optionals are omitted, times are MicroTime.
 nlohmann::json lease_to_json(const Lease& lease);
 
+// metadata.annotations live in `raw`, so lease_to_json writes them back as they are. A value
+// that is not a string (a hand-edited object) reads as absent.
+std::optional<std::string> lease_annotation(const Lease& lease, std::string_view key);
+// Sets the annotation, or removes it for nullopt (an empty annotations map is dropped).
+void set_lease_annotation(Lease& lease, const std::string& key, const std::optional<std::string>& value);
+
 }  // namespace kle::api

@@ -13,6 +13,15 @@
 
 namespace kle::election {
 
+// Handover hints on the Lease (docs/HANDOVER.md). client-go and the Node elector ignore
+// them; they only make our own followers hold back for a bounded grace.
+// The pod (holder identity) that should take the lease next: written by a leader that hands
+// over, or by an operator (`kubectl annotate lease ... kube-leader-elector.io/preferred-holder=POD`).
+inline constexpr const char* kPreferredHolderAnnotation = "kube-leader-elector.io/preferred-holder";
+// The newest revision (pod-template-hash) a handing-over leader saw Ready; followers of
+// another revision hold back an extra grace before taking a free or expired lease.
+inline constexpr const char* kNewestRevisionAnnotation = "kube-leader-elector.io/newest-revision";
+
 struct DecisionInput {
   // The Lease as last seen. With exists == false it is the record seen before the Lease was
   // deleted (a tombstone), or nullopt when this process never saw one.
@@ -28,6 +37,12 @@ struct DecisionInput {
   std::string_view lease_namespace;  // used when creating
   std::chrono::seconds lease_duration{0};  // ours: written into every record
   bool am_leader = false;
+  // Handover (docs/HANDOVER.md). A free or expired lease whose record names another
+  // preferred holder is taken only handover_grace after it became free by our clock; one
+  // whose newest-revision differs from ours (when ours is known) older_grace later still.
+  std::string_view revision;
+  Clock::duration handover_grace{};
+  Clock::duration older_grace{};
 };
 
 enum class Action { create, update, none };
@@ -38,6 +53,7 @@ enum class Reason {
   released,       // holderIdentity empty: free at once
   expired,        // the holder did not renew within its duration, by our monotonic clock
   held,           // another holder (or a stale record naming us) whose term is not over
+  yielding,       // free or expired, but we hold back for a preferred holder or a newer revision
 };
 const char* to_string(Action a) noexcept;
 const char* to_string(Reason r) noexcept;
@@ -46,7 +62,7 @@ struct Decision {
   Action action = Action::none;
   Reason reason = Reason::held;
   api::Lease record;  // what to write (create/update); the observed record for none
-  // For none: when the holder's term ends by our monotonic clock (wake up then).
+  // For none: when the holder's term (or our hold-back) ends by our monotonic clock.
   Clock::time_point expires_at{};
 };
 
@@ -59,5 +75,9 @@ std::chrono::seconds holder_duration(const api::Lease& lease, std::chrono::secon
 // The record client-go writes on release: holderIdentity "", leaseDurationSeconds 1 so any
 // follower may take over at once, leaseTransitions kept, times set to now.
 api::Lease release_record(const api::Lease& held, api::MicroTime wall_now);
+
+// How long we hold back from a free or expired record (zero: take it at once). Never more
+// than handover_grace + older_grace: a dead or unknown preferred holder cannot stall it longer.
+Clock::duration hold_back(const DecisionInput& in, const api::Lease& observed);
 
 }  // namespace kle::election

@@ -49,6 +49,18 @@ class Elector {
   // in flight. Completes when the loop has ended.
   boost::asio::awaitable<void> stop();
 
+  // Planned handover (docs/HANDOVER.md). Stops believing at once (leadership_lost), keeps
+  // the record naming us for options.handover_drain, then releases it naming `successor`
+  // (annotation kube-leader-elector.io/preferred-holder, plus newest-revision when given)
+  // in one conditional write, and goes on as a follower. False when not leading.
+  bool hand_over(std::string successor, std::string newest_revision = {});
+  // Stops believing at once (leadership_lost) without releasing: nobody else can take the
+  // record that still names us, and we never take it back. stop() then releases it. The
+  // controller's graceful stop: resign, unlabel, drain, stop.
+  void resign();
+  // The successor (and newest revision) stop()'s release names; empty: none.
+  void set_release_hint(std::string successor, std::string newest_revision = {});
+
   [[nodiscard]] bool current_leader() const noexcept;
   [[nodiscard]] const std::string& lease_name() const noexcept;
   [[nodiscard]] const std::string& identity() const noexcept;

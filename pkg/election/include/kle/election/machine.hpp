@@ -35,6 +35,19 @@ struct MachineConfig {
   bool release_on_stop = true;
   bool standalone = false;  // no lock: lead without a lease
   log::Logger log = log::null_logger();
+  // Handover (docs/HANDOVER.md): our revision (empty: unknown), how long followers hold back
+  // for a preferred holder and for a newer revision, and how long a leader that hands over
+  // stays stepped down (so routing can drop it) before it releases naming the successor.
+  std::string revision;
+  Clock::duration handover_grace{};
+  Clock::duration older_grace{};
+  Clock::duration handover_drain{};
+};
+
+// A planned handover: release naming `successor` (and, when known, the newest revision).
+struct HandoverHint {
+  std::string successor;
+  std::string newest_revision;
 };
 
 // Something the drivers must do besides I/O, in the order the machine decided it.
@@ -95,6 +108,16 @@ class Machine {
   [[nodiscard]] Clock::time_point leadership_deadline() const;
   void on_leadership_deadline(Clock::time_point now);
 
+  // --- handing over (the controller, or a preferred-holder annotation seen while leading):
+  // step down now, wait handover_drain, then release the record naming the successor in the
+  // same conditional write. False (nothing done) when not leading.
+  bool hand_over(Clock::time_point now, HandoverHint hint);
+  // Stop believing without releasing: the record keeps naming us (so nobody takes it) and
+  // we do not take it back; stop() releases it. The graceful stop's first step.
+  void resign();
+  // The successor a stop()'s release names (empty: none).
+  void set_release_hint(HandoverHint hint) { release_hint_ = std::move(hint); }
+
   // --- stopping (stop(), a signal, a failed coroutine) and the release
   void request_stop();
   void begin_shutdown(Clock::time_point now);
@@ -146,6 +169,8 @@ class Machine {
   [[nodiscard]] DecisionInput decision_input(Clock::time_point now, api::MicroTime wall_now) const;
   void on_write_failed(Clock::time_point now, const api::Error& err, const Sent& sent);
   [[nodiscard]] Clock::duration retry_soon() const;
+  LoopStep handover_step(Clock::time_point now, api::MicroTime wall_now);
+  void on_handover_write(Clock::time_point now, const api::Result<api::Lease>& result);
 
   // Members are grouped by size (the flags last, to keep the class compact); the comment
   // on each says which part of the loop owns it.
@@ -183,6 +208,15 @@ class Machine {
   Clock::time_point watch_active_at_{};  // the current stream's start or its latest event
   Clock::duration watch_backoff_{};
 
+  // A handover in progress: released when due (after the drain), given up at give_up.
+  struct Handover {
+    HandoverHint hint;
+    Clock::time_point due;
+    Clock::time_point give_up;
+  };
+  std::optional<Handover> handover_;
+  HandoverHint release_hint_;
+
   // The release on stop.
   std::optional<api::Lease> release_held_;
   Clock::time_point release_give_up_{};
@@ -197,6 +231,11 @@ class Machine {
   bool watch_up_ = false;        // watch: a stream is open
   bool watch_from_now_ = false;  // watch: a 410 even on a watch from now backs off, not spins
   bool releasing_ = false;       // release: still trying
+  bool resigned_ = false;        // loop: stepped down for a stop; never take the lease again
+  bool handover_writing_ = false;  // loop: the write in flight is the handover's release
 };
+
+// The release record a handover writes: holder "", duration 1, and the hints.
+api::Lease handover_record(const api::Lease& held, api::MicroTime wall_now, const HandoverHint& hint);
 
 }  // namespace kle::election

@@ -38,6 +38,20 @@ struct ElectorOptions {
   bool wait_for_leadership = false;       // start() completes only once a leader is known
   bool release_on_stop = true;            // stop() clears the holder (ReleaseOnCancel)
   std::shared_ptr<ElectorObserver> observer;  // metrics hooks; null: none
+  // Handover (docs/HANDOVER.md). Each is 0 to lease_duration (checked by resolve_timings).
+  // revision: this replica's revision (the controller passes its pod-template-hash); empty:
+  // unknown, never held back as older.
+  std::string revision;
+  // A free or expired lease whose record names another preferred holder
+  // (kube-leader-elector.io/preferred-holder) is taken only this long after it became free
+  // by our clock: the named pod takes it in one round trip meanwhile. Default 2 s.
+  std::chrono::milliseconds handover_grace{2000};
+  // Extra hold-back when the record's kube-leader-elector.io/newest-revision is not ours
+  // (only with a non-empty revision). Default 2 s.
+  std::chrono::milliseconds older_grace{2000};
+  // hand_over() steps down at once and releases only this much later, so routing can drop
+  // this pod while nobody else can lead yet. Default 0 (the controller sets --drain).
+  std::chrono::milliseconds handover_drain{0};
 };
 
 // Options with every default filled in and every rule checked.
