@@ -32,6 +32,8 @@ kle_bin="${KLE_BIN:-$BUILD_DIR/cmd/leader-elector/leader-elector}"
 [ -x "$kle_bin" ] || { echo "FAIL: leader-elector binary missing at $kle_bin: build first" >&2; exit 1; }
 # shellcheck source=tests/lib/ports.sh
 . tests/lib/ports.sh
+# shellcheck source=tests/lib/kubeconfig.sh
+. tests/lib/kubeconfig.sh
 
 ns="kle-helm-$(date +%s)-$$"
 release=kle
@@ -176,15 +178,7 @@ k delete validatingadmissionpolicy "$probe" --ignore-not-found >/dev/null
 
 token="$(k -n "$ns" create token "$release-leader-elector" --duration=20m)"
 sa_kubeconfig="$work/sa.kubeconfig"
-cat >"$sa_kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters: [{name: kle, cluster: {server: "$KLE_SERVER", certificate-authority: "$KLE_CA_FILE"}}]
-users: [{name: sa, user: {token: "$token"}}]
-contexts: [{name: sa, context: {cluster: kle, user: sa, namespace: "$ns"}}]
-current-context: sa
-YAML
-chmod 600 "$sa_kubeconfig"
+kle_sa_kubeconfig "$sa_kubeconfig" "$token" "$ns"
 ksa() { "$KLE_KUBECTL" --kubeconfig "$sa_kubeconfig" -n "$ns" "$@"; }
 check "the token is the chart's ServiceAccount" bash -c "'$KLE_KUBECTL' --kubeconfig '$sa_kubeconfig' auth whoami -o jsonpath='{.status.userInfo.username}' | grep -qx '$sa'"
 

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/../.."
 # The shared e2e helpers: cluster env and binary checks (fails loudly without them), KLE_BIN,
 # now_ms, wait_until, free_port, and a fresh KLE_RUN_DIR for the replica logs.
 . tests/e2e/lib/controllers.sh
+# shellcheck source=tests/lib/kubeconfig.sh
+. tests/lib/kubeconfig.sh
 work="$KLE_RUN_DIR"
 helm="${KLE_HELM:-$(hack/controlplane/bin-path.sh helm)}"
 [ -x "$helm" ] || { echo "FAIL: helm not found at $helm" >&2; exit 1; }
@@ -71,15 +73,7 @@ start_release() {
   local -a args
   token="$(k create token "$r-leader-elector" --duration=20m)"
   kubeconfig="$work/$r.kubeconfig"
-  cat >"$kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters: [{name: kle, cluster: {server: "$KLE_SERVER", certificate-authority: "$KLE_CA_FILE"}}]
-users: [{name: sa, user: {token: "$token"}}]
-contexts: [{name: sa, context: {cluster: kle, user: sa, namespace: "$ns"}}]
-current-context: sa
-YAML
-  chmod 600 "$kubeconfig"
+  kle_sa_kubeconfig "$kubeconfig" "$token" "$ns"
   mapfile -t args < <(k get deployment "$r-leader-elector" -o json |
     jq -r '.spec.template.spec.containers[] | select(.name == "leader-elector") | .args[]' |
     grep -v '^--http-address=')
