@@ -64,7 +64,7 @@ echo "helm template: optional objects"
 render_json --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true \
   --set prometheusRule.flappingThreshold=9 --set prometheusRule.noLeaderFor=7m >"$tmp/optional.json"
 check "ServiceMonitor scrapes port http with honorLabels" q '.[] | select(.kind=="ServiceMonitor") | .apiVersion == "monitoring.coreos.com/v1" and .spec.endpoints[0].port == "http" and .spec.endpoints[0].honorLabels == true' optional
-check "PrometheusRule has the four alerts" q '[.[] | select(.kind=="PrometheusRule") | .spec.groups[].rules[].alert] | sort == ["LeaderElectionFlapping","LeaderElectionMultipleLeaders","LeaderElectionNoLeader","LeaderElectionRenewalsFailing"]' optional
+check "PrometheusRule has the six alerts" q '[.[] | select(.kind=="PrometheusRule") | .spec.groups[].rules[].alert] | sort == ["LeaderElectionFlapping","LeaderElectionLabelCount","LeaderElectionLabelNotOnHolder","LeaderElectionMultipleLeaders","LeaderElectionNoLeader","LeaderElectionRenewalsFailing"]' optional
 check "alert thresholds follow the values" q '[.[] | select(.kind=="PrometheusRule") | .spec.groups[].rules[] | select(.alert=="LeaderElectionFlapping" or .alert=="LeaderElectionNoLeader")] | (.[] | select(.alert=="LeaderElectionFlapping") | .expr | endswith("> 9")) and (.[] | select(.alert=="LeaderElectionNoLeader") | .for == "7m")' optional
 check "dashboard ConfigMap labelled grafana_dashboard=1 holds valid JSON" q '.[] | select(.kind=="ConfigMap") | .metadata.labels.grafana_dashboard == "1" and (.data["leader-election.json"] | fromjson | .uid == "kle-leader-election")' optional
 
