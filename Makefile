@@ -10,7 +10,7 @@ BUILD_DIR := build/$(PRESET)
 export KLE_CACHE ?= $(HOME)/.cache/kube-leader-elector
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build unit demo-processes test test-serial test-unit test-integration test-integration-asan test-chart test-asan tools cluster-up cluster-down demo bench lint clean
+.PHONY: deps build unit demo-processes test test-serial test-unit test-integration test-integration-asan test-chart test-asan tools cluster-up cluster-down demo bench lint clean test-consumer package
 
 deps:
 	@hack/deps.sh
@@ -44,6 +44,16 @@ test-integration: build tools
 test-chart: build tools
 	@LEADER_ELECTOR_BIN=$(BUILD_DIR)/cmd/leader-elector/leader-elector tests/chart/run.sh
 
+# The library as another project uses it: installed prefix, add_subdirectory and the Debian
+# packages unpacked into a throwaway root, each building tests/consumer and examples/; the
+# examples then run against a real apiserver that this target starts and stops.
+test-consumer: build tools
+	@tests/consumer/run.sh $(BUILD_DIR)
+
+# The Debian packages leader-elector and libkube-leader-elector-dev, in $(BUILD_DIR).
+package: build
+	@cd $(BUILD_DIR) && cpack -G DEB
+
 test-asan:
 	@$(MAKE) --no-print-directory PRESET=asan test-unit
 
@@ -62,7 +72,7 @@ test:
 	@hack/test-all.sh
 
 # The same stages one after another, output straight to the terminal.
-test-serial: test-unit lint test-chart test-integration test-real-node test-asan test-integration-asan
+test-serial: test-unit lint test-chart test-integration test-consumer test-real-node test-asan test-integration-asan
 
 # Real pods on a real kubelet when this machine allows it (hack/demo-real.sh); otherwise it
 # says why and runs the process-based demo. `make demo-processes` asks for that one directly.

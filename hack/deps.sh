@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-program-options1.81-dev libssl-dev
   nlohmann-json3-dev libyaml-cpp-dev prometheus-cpp-dev catch2
   clang-tidy shellcheck prometheus faketime python3
+  dpkg-dev
 )
 
 . "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"

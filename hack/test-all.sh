@@ -5,7 +5,8 @@
 # compiling one is where the wall time goes down, and it runs every suite on a busy machine,
 # which is where order-dependent tests show up.
 #   lane build: dev build -> unit -> asan build -> asan unit -> clang-tidy + shellcheck
-#   lane kube:  control plane + kubelet (Go) -> chart -> integration + e2e
+#   lane kube:  control plane + kubelet (Go) -> chart -> integration + e2e -> consumer (the
+#               library installed, add_subdirectory'd and as .debs; examples on the apiserver)
 #               -> integration + e2e under ASan
 #   lane node:  image (podman; needs nothing from the others) -> real node (real pods, failover
 #               table, sidecar mode; needs the kubelet from lane kube)
@@ -83,6 +84,7 @@ lane_kube() {
   stage tools tools &&
     await build && stage chart chart &&
     stage integration tests/run-integration.sh build/dev &&
+    stage consumer tests/consumer/run.sh build/dev &&
     await asan-build && stage asan-integration tests/run-integration.sh build/asan
 }
 lane_node() {
@@ -111,5 +113,5 @@ if [ -e "$LOGS/marks/FAILED" ]; then
   exit 1
 fi
 n="$(wc -l <"$LOGS/times")"
-[ "$n" -eq 12 ] || { say "only $n of 12 stages ran: refusing to report success"; exit 1; }
-say "all 12 stages passed"
+[ "$n" -eq 13 ] || { say "only $n of 13 stages ran: refusing to report success"; exit 1; }
+say "all 13 stages passed"

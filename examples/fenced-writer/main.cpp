@@ -22,9 +22,9 @@
 
 #include <kle/election/elector.hpp>
 #include <kle/kube/client.hpp>
-#include <kle/kube/config.hpp>
 #include <kle/kube/lease_lock.hpp>
-#include <kle/log/logger.hpp>
+
+#include "common.hpp"
 
 namespace asio = boost::asio;
 namespace election = kle::election;
@@ -90,20 +90,13 @@ int main(int argc, char** argv) {
     std::cerr << "usage: fenced-writer KUBECONFIG LEASE JOURNAL LINES\n";
     return 2;
   }
-  auto cfg = kle::kube::load_kubeconfig(argv[1]);
-  if (!cfg.ok()) {
-    std::cerr << cfg.error().message << '\n';
-    return 1;
-  }
+  const auto cluster = examples::load_cluster(argv[1]);
+  if (!cluster) return 1;
   asio::io_context io;
-  kle::kube::Client client(io.get_executor(), *cfg);
-  election::ElectorOptions opt;
-  const char* pod = std::getenv("POD_NAME");
-  opt.identity = pod ? pod : "";
-  opt.log = kle::log::Logger(kle::log::Level::info, kle::log::Logger::Format::text, kle::log::stderr_sink());
-  opt = election::with_defaults(opt);
-  const std::string ns = cfg->namespace_.empty() ? opt.namespace_ : cfg->namespace_;
-  election::Elector elector(io.get_executor(), std::make_unique<kle::kube::KubeLeaseLock>(client, ns, argv[2]), opt);
+  kle::kube::Client client(io.get_executor(), *cluster);
+  const election::ElectorOptions opt = examples::elector_options(*cluster);
+  election::Elector elector(io.get_executor(),
+                            std::make_unique<kle::kube::KubeLeaseLock>(client, opt.namespace_, argv[2]), opt);
 
   FencedJournal journal(argv[3]);
   const int lines = std::atoi(argv[4]);

@@ -3,7 +3,6 @@
 // Prints each elector's events, and "holding both leases" once it leads both. SIGINT/SIGTERM
 // stop both electors (each has auto_close), which release their leases.
 #include <array>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,9 +13,9 @@
 
 #include <kle/election/elector.hpp>
 #include <kle/kube/client.hpp>
-#include <kle/kube/config.hpp>
 #include <kle/kube/lease_lock.hpp>
-#include <kle/log/logger.hpp>
+
+#include "common.hpp"
 
 namespace asio = boost::asio;
 namespace election = kle::election;
@@ -26,26 +25,17 @@ int main(int argc, char** argv) {
     std::cerr << "usage: two-leases KUBECONFIG LEASE_A LEASE_B\n";
     return 2;
   }
-  auto cfg = kle::kube::load_kubeconfig(argv[1]);
-  if (!cfg.ok()) {
-    std::cerr << cfg.error().message << '\n';
-    return 1;
-  }
+  const auto cluster = examples::load_cluster(argv[1]);
+  if (!cluster) return 1;
   asio::io_context io;
-  kle::kube::Client client(io.get_executor(), *cfg);  // one client: the locks share it
-
-  election::ElectorOptions opt;
-  const char* pod = std::getenv("POD_NAME");
-  opt.identity = pod ? pod : "";
-  opt.log = kle::log::Logger(kle::log::Level::info, kle::log::Logger::Format::text, kle::log::stderr_sink());
-  opt = election::with_defaults(opt);
-  const std::string ns = cfg->namespace_.empty() ? opt.namespace_ : cfg->namespace_;
+  kle::kube::Client client(io.get_executor(), *cluster);  // one client: the locks share it
+  const election::ElectorOptions opt = examples::elector_options(*cluster);
 
   std::array<std::unique_ptr<election::Elector>, 2> electors;
   for (std::size_t i = 0; i < electors.size(); ++i) {
     const std::string lease = argv[2 + i];
     electors[i] = std::make_unique<election::Elector>(
-        io.get_executor(), std::make_unique<kle::kube::KubeLeaseLock>(client, ns, lease), opt);
+        io.get_executor(), std::make_unique<kle::kube::KubeLeaseLock>(client, opt.namespace_, lease), opt);
     electors[i]->on([&electors, lease](election::Event event, const election::LeaseState& state) {
       std::cout << "[" << lease << "] " << election::to_string(event) << ": holder=" << state.holder
                 << " epoch=" << state.transitions << std::endl;
