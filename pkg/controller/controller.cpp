@@ -46,6 +46,7 @@ struct Controller::Impl {
   bool finished = false;  // run() is about to return: nothing may stay pending
   bool reconcile_running = false;
   bool reconcile_again = false;
+  bool startup_done = false;  // the start-up label round has ended: /readyz may answer 200
   std::optional<int> workload_exit;  // set when CMD exited on its own
 
   Impl(asio::io_context& io_, ControllerOptions o, log::Logger l)
@@ -60,7 +61,7 @@ struct Controller::Impl {
   void request_stop();
   asio::awaitable<void> watch_signals();
   void finish();
-  void on_event(election::Event event);
+  void on_event(election::Event event, const election::LeaseState& state);
   void trigger_reconcile();
   asio::awaitable<void> reconcile_rounds();
   asio::awaitable<void> periodic_reconcile();
@@ -94,7 +95,10 @@ std::optional<int> Controller::Impl::setup() {
     if (opt.label_pods && !opt.pod_name.empty()) {
       pod_api = std::make_unique<labeler::KubePodApi>(*client, ns, opt.pod_selector);
       labeler::LabelerHooks hooks{[m = metrics](std::string_view a) { m->label_action(a); },
-                                  [m = metrics] { m->label_failure(); }};
+                                  [m = metrics] { m->label_failure(); },
+                                  [m = metrics](const labeler::LabelCensus& c) {
+                                    m->label_census(c.labelled, c.holder_labelled);
+                                  }};
       labeler = std::make_unique<labeler::Labeler>(*pod_api, opt.pod_name, opt.leader_label, log, hooks);
     } else if (opt.label_pods) {
       log.warn("POD_NAME is not set: the leader pod will not be labelled");
@@ -131,17 +135,19 @@ std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::Lea
     return kExitUsage;
   }
   elector = std::make_unique<election::Elector>(io.get_executor(), std::move(lock), eo, clock);
-  elector->on([this](election::Event e, const election::LeaseState&) { on_event(e); });
-  register_endpoints(server,
-                     EndpointContext{elector.get(), clock.get(), metrics.get(), opt.readiness_follows_leadership});
+  elector->on([this](election::Event e, const election::LeaseState& s) { on_event(e, s); });
+  EndpointContext endpoints{elector.get(), clock.get(), metrics.get(), opt.readiness_follows_leadership};
+  endpoints.started = &startup_done;
+  register_endpoints(server, endpoints);
   return std::nullopt;
 }
 
-void Controller::Impl::on_event(election::Event event) {
+void Controller::Impl::on_event(election::Event event, const election::LeaseState& state) {
   if (shutting_down) return;
   switch (event) {
     case election::Event::leadership_acquired:
-      if (workload) workload->start();
+      // The event's state is the term just won: its leaseTransitions is CMD's fencing epoch.
+      if (workload) workload->start(leader_env(state.transitions, elector->identity(), opt.lease_name, ns));
       trigger_reconcile();
       break;
     case election::Event::leadership_lost:
@@ -249,7 +255,10 @@ asio::awaitable<int> Controller::Impl::serve() {
   }
   log.info("serving", {{"address", opt.http_address}, {"port", server.port()}});
   asio::co_spawn(io, watch_signals(), asio::detached);  // a signal during start-up counts too
-  if (labeler) co_await labeler->reconcile_as_follower([this] { return following(); });  // from our last life
+  // A container restarted in its pod (kill -9, OOM) finds the label of its last life: clear
+  // it before campaigning, and before /readyz lets the pod be Ready (labeler.hpp).
+  if (labeler) co_await labeler->reconcile_as_follower([this] { return following(); });
+  startup_done = true;
   co_await elector->start();
   asio::co_spawn(io, periodic_reconcile(), asio::detached);
   co_await stop_requested.wait();

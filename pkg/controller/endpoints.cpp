@@ -18,10 +18,14 @@ nlohmann::json optional_time(const std::optional<api::MicroTime>& t) {
 
 http::Response leader_document(const election::Elector& elector) {
   const election::LeaseState s = elector.lease_state();
+  const bool leading = elector.current_leader();
   nlohmann::json doc = {
       {"holder", s.holder},
       {"identity", elector.identity()},
-      {"isLeader", elector.current_leader()},
+      {"isLeader", leading},
+      // The fencing epoch of the term this process leads (the same number CMD gets as
+      // KLE_EPOCH); null on a follower, which has no term to fence with.
+      {"epoch", leading ? nlohmann::json(s.transitions) : nlohmann::json(nullptr)},
       {"lease", elector.lease_name()},
       {"namespace", elector.lease_namespace()},
       {"leaseTransitions", s.transitions},
@@ -39,6 +43,13 @@ http::Response healthz_response(const EndpointContext& ctx) {
   return status.healthy ? http::text_response(200, "ok\n") : http::text_response(500, status.reason + "\n");
 }
 
+http::Response readyz_response(const EndpointContext& ctx) {
+  if (ctx.started != nullptr && !*ctx.started) return http::text_response(503, "starting\n");
+  if (ctx.readiness_follows_leadership && !ctx.elector->current_leader())
+    return http::text_response(503, "not the leader\n");
+  return http::text_response(200, "ok\n");
+}
+
 void register_endpoints(http::Server& server, EndpointContext ctx) {
   server.handle("/metrics", [ctx](const http::Request&) {
     http::Response r = http::text_response(200, ctx.metrics->serialize());
@@ -46,11 +57,7 @@ void register_endpoints(http::Server& server, EndpointContext ctx) {
     return r;
   });
   server.handle("/healthz", [ctx](const http::Request&) { return healthz_response(ctx); });
-  server.handle("/readyz", [ctx](const http::Request&) {
-    if (ctx.readiness_follows_leadership && !ctx.elector->current_leader())
-      return http::text_response(503, "not the leader\n");
-    return http::text_response(200, "ok\n");
-  });
+  server.handle("/readyz", [ctx](const http::Request&) { return readyz_response(ctx); });
   server.handle("/leader", [ctx](const http::Request&) { return leader_document(*ctx.elector); });
 }
 

@@ -1,7 +1,9 @@
 #include <kle/controller/workload.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <string_view>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -23,21 +25,49 @@ int shell_status(int wstatus) {
   return 1;
 }
 
+// The inherited environment without the variables `extra` sets, then `extra`: a controller
+// started with a stale KLE_EPOCH in its own environment must not pass it on twice.
+std::vector<std::string> merged_environment(const std::vector<std::string>& extra) {
+  const auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const bool replaced = std::any_of(extra.begin(), extra.end(),
+                                      [&](const std::string& x) { return name_of(x) == name_of(entry); });
+    if (!replaced) out.emplace_back(entry);
+  }
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+
 // CMD gets stdin, stdout and stderr and nothing else: the HTTP listening socket and the API
 // connections are not close-on-exec (Asio opens sockets without SOCK_CLOEXEC), and a child
 // holding them keeps the port bound and connections open after we exit or lose leadership.
 // glibc closes the rest in the child between fork and exec (close_range, or /proc/self/fd),
 // so nothing that is not async-signal-safe runs there.
-int spawn_closing_fds(pid_t& pid, std::vector<char*>& args) {
+int spawn_closing_fds(pid_t& pid, std::vector<char*>& args, std::vector<char*>& env) {
   posix_spawn_file_actions_t actions;
   if (const int rc = ::posix_spawn_file_actions_init(&actions); rc != 0) return rc;
   int rc = ::posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-  if (rc == 0) rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  if (rc == 0) rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), env.data());
   ::posix_spawn_file_actions_destroy(&actions);
   return rc;
 }
 
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> leader_env(std::int64_t epoch, const std::string& identity, const std::string& lease,
+                                    const std::string& ns) {
+  return {"KLE_EPOCH=" + std::to_string(epoch), "KLE_IDENTITY=" + identity, "KLE_LEASE=" + lease,
+          "KLE_NAMESPACE=" + ns};
+}
 
 Workload::Workload(const asio::any_io_executor& ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
                    log::Logger log)
@@ -64,8 +94,9 @@ void Workload::close() {
   }
 }
 
-bool Workload::start() {
+bool Workload::start(std::vector<std::string> env) {
   if (argv_.empty() || *closed_) return false;
+  env_ = std::move(env);
   if (pid_ <= 0) return spawn();
   if (stopping_ && !restart_pending_) {
     restart_pending_ = true;
@@ -75,11 +106,11 @@ bool Workload::start() {
 }
 
 bool Workload::spawn() {
-  std::vector<char*> args;
-  for (std::string& a : argv_) args.push_back(a.data());
-  args.push_back(nullptr);
+  std::vector<char*> args = c_strings(argv_);
+  std::vector<std::string> environment = merged_environment(env_);
+  std::vector<char*> envp = c_strings(environment);
   pid_t pid = 0;
-  const int rc = spawn_closing_fds(pid, args);
+  const int rc = spawn_closing_fds(pid, args, envp);
   if (rc != 0) {
     log_.error("workload could not be started", {{"command", argv_[0]}, {"error", std::strerror(rc)}});
     // A leader that cannot run its workload must not sit on the lease: report it like a

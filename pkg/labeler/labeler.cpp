@@ -36,13 +36,19 @@ boost::asio::awaitable<bool> Labeler::reconcile_as_leader(std::function<bool()> 
     co_return false;
   }
   bool ok = true;
+  LabelCensus census = census_of(own_pod_, listed->items, label_);
   for (const LabelChange& change : plan_as_leader(own_pod_, listed->items, label_)) {
     if (!still_leader()) {
       log_.info("leadership lost during label reconcile; stopping it");
       co_return false;
     }
-    ok = (co_await apply(change)) && ok;
+    const bool done = co_await apply(change);
+    if (done) census.after(change, own_pod_);
+    ok = done && ok;
   }
+  // A leader that lost the lease during the last write reports nothing: the count is the
+  // new leader's to tell.
+  if (still_leader() && hooks_.on_census) hooks_.on_census(census);
   co_return ok;
 }
 

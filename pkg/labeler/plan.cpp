@@ -27,6 +27,15 @@ bool is_label_key(const std::string& key) {
 
 bool is_label_value(const std::string& value) { return value.empty() || is_name_part(value); }
 
+namespace {
+
+bool carries(const api::Pod& pod, const LeaderLabel& label) {
+  const auto it = pod.labels.find(label.key);
+  return it != pod.labels.end() && it->second == label.value;
+}
+
+}  // namespace
+
 std::optional<LeaderLabel> parse_leader_label(const std::string& text, std::string& why) {
   const auto eq = text.find('=');
   if (eq == std::string::npos) {
@@ -51,8 +60,7 @@ std::vector<LabelChange> plan_as_leader(const std::string& own_pod, const std::v
   std::vector<LabelChange> changes;
   bool own_labelled = false;
   for (const api::Pod& pod : labelled) {
-    const auto it = pod.labels.find(label.key);
-    if (it == pod.labels.end() || it->second != label.value) continue;  // selector lag: not ours to touch
+    if (!carries(pod, label)) continue;  // selector lag: not ours to touch
     if (pod.name == own_pod) {
       own_labelled = true;
     } else {
@@ -66,9 +74,28 @@ std::vector<LabelChange> plan_as_leader(const std::string& own_pod, const std::v
 }
 
 std::vector<LabelChange> plan_as_follower(const api::Pod& own, const LeaderLabel& label) {
-  const auto it = own.labels.find(label.key);
-  if (it != own.labels.end() && it->second == label.value) return {{own.name, false}};
+  if (carries(own, label)) return {{own.name, false}};
   return {};
+}
+
+LabelCensus census_of(const std::string& own_pod, const std::vector<api::Pod>& labelled, const LeaderLabel& label) {
+  LabelCensus census;
+  for (const api::Pod& pod : labelled) {
+    if (!carries(pod, label)) continue;
+    ++census.labelled;
+    if (pod.name == own_pod) census.holder_labelled = true;
+  }
+  return census;
+}
+
+void LabelCensus::after(const LabelChange& change, const std::string& own_pod) {
+  if (change.set) {
+    ++labelled;
+    if (change.pod == own_pod) holder_labelled = true;
+  } else if (labelled > 0) {
+    --labelled;
+    if (change.pod == own_pod) holder_labelled = false;
+  }
 }
 
 }  // namespace kle::labeler

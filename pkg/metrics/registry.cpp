@@ -62,6 +62,11 @@ Registry::Registry(RegistryOptions options)
                             "Pod label reconciliations that failed.", scope, r).Add({});
   api_requests_ = &family(prometheus::BuildCounter(), "leader_election_api_requests_total",
                           "Kubernetes API requests by verb and HTTP code (0: no response).", scope, r);
+  // No series until the first leader round reports (label_census): a follower has no count.
+  labelled_pods_ = &family(prometheus::BuildGauge(), "leader_election_labelled_pods",
+                           "Leader only: pods carrying the leader label after its last label round.", scope, r);
+  label_matches_holder_ = &family(prometheus::BuildGauge(), "leader_election_label_matches_holder",
+                                  "Leader only: 1 when the lease holder's pod carries the leader label.", scope, r);
   family(prometheus::BuildGauge(), "leader_election_build_info",
          "Always 1; the version label identifies the build.", {{"version", options_.version}}, r)
       .Add({})
@@ -76,6 +81,16 @@ void Registry::on_leadership(bool leader) {
     transitions_->Increment();
   }
   is_leader_->Set(leader ? 1 : 0);
+  if (!leader) {
+    // Family::Add with no labels returns the one existing series (or makes one to remove).
+    labelled_pods_->Remove(&labelled_pods_->Add({}));
+    label_matches_holder_->Remove(&label_matches_holder_->Add({}));
+  }
+}
+
+void Registry::label_census(std::size_t labelled, bool holder_labelled) {
+  labelled_pods_->Add({}).Set(static_cast<double>(labelled));
+  label_matches_holder_->Add({}).Set(holder_labelled ? 1 : 0);
 }
 
 void Registry::on_renewal(bool ok, std::chrono::steady_clock::duration latency) {

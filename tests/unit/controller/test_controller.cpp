@@ -45,8 +45,20 @@ struct FakeCluster {
   std::string holder = "other";
   std::string rv = "10";
   int watches = 0;
+  bool pod_labelled = true;           // our pod "me", as a restarted container finds it
+  std::vector<std::string> requests;  // "METHOD pod" / "METHOD lease", in order
+
+  FakeReply pod(const FakeRequest& r) {
+    requests.push_back(r.method + " pod");
+    if (r.method == "PATCH") pod_labelled = false;  // the only patch the controller sends here: a clear
+    const std::string labels = pod_labelled ? R"({"app":"x","leader-elector/leader":"true"})" : R"({"app":"x"})";
+    return FakeReply::json(200, R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"me","namespace":"ns",)"
+                                R"("resourceVersion":"5","labels":)" + labels + "}}");
+  }
 
   FakeReply handle(const FakeRequest& r) {
+    if (r.target.find("/pods/me") != std::string::npos) return pod(r);
+    requests.push_back(r.method + " lease");
     if (r.method != "GET") return FakeReply::json(409, R"({"kind":"Status","code":409,"reason":"Conflict"})");
     if (r.target.find("watch=1") == std::string::npos) return FakeReply::json(200, lease_json(rv, holder));
     FakeReply watch;
@@ -90,12 +102,15 @@ struct TempKubeconfig {
 
 struct Run {
   std::vector<std::string> lines;
+  std::vector<std::string> requests;  // what the fake apiserver was asked, in order
+  bool pod_labelled = true;           // at the end
   std::optional<int> code;
   bool ran_out = false;  // io_context::run_for returned because nothing was left pending
 };
 
 // Runs a Controller until `enough(lines)`, then request_stop(); collects its log lines.
-Run run_controller(std::vector<std::string> command, const std::function<bool(const std::vector<std::string>&)>& enough) {
+Run run_controller(std::vector<std::string> command, const std::function<bool(const std::vector<std::string>&)>& enough,
+                   const std::string& pod_name = "") {
   Run run;
   asio::io_context io;
   FakeCluster cluster;
@@ -108,6 +123,7 @@ Run run_controller(std::vector<std::string> command, const std::function<bool(co
   o.identity = "me";
   o.http_address = "127.0.0.1:0";
   o.command = std::move(command);
+  o.pod_name = pod_name;
   auto lines = std::make_shared<std::vector<std::string>>();
   const kle::log::Logger log(kle::log::Level::info, kle::log::Logger::Format::json,
                              [lines](kle::log::Level, std::string_view line) { lines->emplace_back(line); });
@@ -130,6 +146,8 @@ Run run_controller(std::vector<std::string> command, const std::function<bool(co
   io.run_for(30s);
   run.ran_out = io.stopped();
   run.lines = *lines;
+  run.requests = cluster.requests;
+  run.pod_labelled = cluster.pod_labelled;
   return run;
 }
 
@@ -181,4 +199,19 @@ TEST_CASE("controller: without a workload, nothing is left pending once run() re
   INFO(joined(run.lines));
   REQUIRE(run.code == kle::controller::kExitOk);
   CHECK(run.ran_out);
+}
+
+// Issue 11: after kill -9 the kubelet restarts the container in the same pod, still labelled
+// from its last life. The controller clears that label before it campaigns: its first
+// requests are the GET and the PATCH of its own pod, and only then does it read the lease.
+TEST_CASE("controller: a restarted container clears its pod's stale label before reading the lease") {
+  const Run run = run_controller({}, saw_second_holder, "me");
+  INFO(joined(run.lines));
+  REQUIRE(run.code == kle::controller::kExitOk);
+  REQUIRE(run.requests.size() >= 3);
+  CHECK(run.requests[0] == "GET pod");
+  CHECK(run.requests[1] == "PATCH pod");
+  CHECK(run.requests[2] == "GET lease");
+  CHECK_FALSE(run.pod_labelled);
+  CHECK(matching(run.lines, R"("msg":"leader label cleared")").size() == 1);
 }

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -19,6 +20,7 @@
 
 namespace asio = boost::asio;
 using kle::controller::Workload;
+using kle::controller::leader_env;
 using namespace std::chrono_literals;
 
 TEST_CASE("a workload that exits by itself reports its status") {
@@ -101,10 +103,11 @@ struct GatedChild {
   }
   GatedChild(const GatedChild&) = delete;
   GatedChild& operator=(const GatedChild&) = delete;
-  std::vector<std::string> argv(int status) const {
+  // `first` runs before anything else (e.g. to record the environment the child got).
+  std::vector<std::string> argv(int status, const std::string& first = "") const {
     const std::string d = dir.string();
     return {"/bin/sh", "-c",
-            "trap 'until [ -e " + d + "/GATE ]; do sleep 0.02; done; exit " + std::to_string(status) + "' TERM; touch " +
+            first + "trap 'until [ -e " + d + "/GATE ]; do sleep 0.02; done; exit " + std::to_string(status) + "' TERM; touch " +
                 d + "/READY; while :; do sleep 0.05; done"};
   }
   bool ready() const { return std::filesystem::exists(dir / "READY"); }
@@ -259,4 +262,68 @@ TEST_CASE("the workload inherits only stdin, stdout and stderr") {
   ::close(leaky[0]);
   ::close(leaky[1]);
   std::filesystem::remove_all(dir_template);
+}
+
+// Issue 11, item 5: CMD gets the fencing epoch of the term it runs for, and who it runs as.
+TEST_CASE("leader_env names the epoch, identity, lease and namespace") {
+  CHECK(leader_env(7, "pod-0", "my-lease", "prod") ==
+        std::vector<std::string>{"KLE_EPOCH=7", "KLE_IDENTITY=pod-0", "KLE_LEASE=my-lease", "KLE_NAMESPACE=prod"});
+}
+
+TEST_CASE("the workload gets the term's environment, replacing inherited variables of the same name") {
+  ::setenv("KLE_EPOCH", "stale-from-the-controller-env", 1);
+  ::setenv("KLE_TEST_INHERITED", "kept", 1);
+  asio::io_context io;
+  char dir_template[] = "/tmp/kle-workload-env.XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string out = std::string(dir_template) + "/env";
+  Workload w(io.get_executor(), {"/bin/sh", "-c", "env >\"$1\"", "sh", out}, 5s, kle::log::null_logger());
+  int reported = -1;
+  w.on_unexpected_exit([&](int status) {
+    reported = status;
+    io.stop();
+  });
+  REQUIRE(w.start(leader_env(42, "pod-1", "lk", "ns1")));
+  io.run_for(20s);
+  ::unsetenv("KLE_EPOCH");
+  ::unsetenv("KLE_TEST_INHERITED");
+  REQUIRE(reported == 0);
+  std::ifstream in(out);
+  std::multiset<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.insert(line);
+  std::filesystem::remove_all(dir_template);
+  CHECK(lines.count("KLE_EPOCH=42") == 1);
+  CHECK(lines.count("KLE_EPOCH=stale-from-the-controller-env") == 0);
+  CHECK(lines.count("KLE_IDENTITY=pod-1") == 1);
+  CHECK(lines.count("KLE_LEASE=lk") == 1);
+  CHECK(lines.count("KLE_NAMESPACE=ns1") == 1);
+  CHECK(lines.count("KLE_TEST_INHERITED=kept") == 1);
+}
+
+// A term regained while the old CMD is still stopping restarts it with the new term's epoch:
+// the old epoch would let the new CMD's writes be refused, or worse, accepted as the old term's.
+TEST_CASE("a restart pending from a stop gets the latest term's epoch") {
+  asio::io_context io;
+  const GatedChild child("restart-env");
+  const std::string epochs = (child.dir / "epochs").string();
+  Workload w(io.get_executor(), child.argv(0, "echo \"$KLE_EPOCH\" >>" + epochs + "; "), 60s,
+             kle::log::null_logger());
+  REQUIRE(w.start(leader_env(4, "me", "lk", "ns")));
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    co_await poll_until(io, [&] { return child.ready(); });
+    child.unready();
+    asio::co_spawn(io, w.stop(), asio::detached);
+    co_await asio::steady_timer(io, 50ms).async_wait(asio::use_awaitable);
+    REQUIRE(w.running());  // held in its TERM trap
+    CHECK(w.start(leader_env(5, "me", "lk", "ns")));
+    child.open_gate();
+    co_await poll_until(io, [&] { return w.last_status().has_value() && child.ready(); });
+    co_await w.stop();
+    io.stop();
+  }, asio::detached);
+  io.run_for(60s);
+  std::ifstream in(epochs);
+  std::vector<std::string> seen;
+  for (std::string line; std::getline(in, line);) seen.push_back(line);
+  CHECK(seen == std::vector<std::string>{"4", "5"});
 }

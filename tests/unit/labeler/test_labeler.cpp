@@ -88,7 +88,7 @@ TEST_CASE("the leader ends up the only labelled pod, and hooks count the actions
   api.add("c", {{kKey, "true"}, {"app", "x"}});
   int sets = 0, clears = 0;
   kle::labeler::Labeler labeler(api, "b", {kKey, "true"}, kle::log::null_logger(),
-                                {[&](std::string_view a) { (a == "set" ? sets : clears)++; }, {}});
+                                {[&](std::string_view a) { (a == "set" ? sets : clears)++; }, {}, {}});
   REQUIRE(run([&] { return labeler.reconcile_as_leader([] { return true; }); }));
   CHECK(api.pods["b"].labels.at(kKey) == "true");
   CHECK(api.pods["a"].labels.count(kKey) == 0);
@@ -115,7 +115,7 @@ TEST_CASE("a failed patch is reported, the rest of the round still runs") {
   api.fail_patch_of = ErrorKind::forbidden;
   api.fail_pod = "a";
   int failures = 0;
-  kle::labeler::Labeler labeler(api, "b", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }});
+  kle::labeler::Labeler labeler(api, "b", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }, {}});
   CHECK_FALSE(run([&] { return labeler.reconcile_as_leader([] { return true; }); }));
   CHECK(failures == 1);
   CHECK(api.pods["b"].labels.at(kKey) == "true");
@@ -134,7 +134,7 @@ TEST_CASE("a follower clears its own stale label and nothing else") {
 TEST_CASE("a follower whose pod is missing reports the failure") {
   FakePods api;
   int failures = 0;
-  kle::labeler::Labeler labeler(api, "ghost", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }});
+  kle::labeler::Labeler labeler(api, "ghost", {kKey, "true"}, kle::log::null_logger(), {{}, [&] { ++failures; }, {}});
   CHECK_FALSE(run([&] { return labeler.reconcile_as_follower([] { return true; }); }));
   CHECK(failures == 1);
 }
@@ -151,4 +151,84 @@ TEST_CASE("a follower round that finds itself re-elected mid-round does not clea
   CHECK_FALSE(run([&] { return labeler.reconcile_as_follower([&] { return !leading; }); }));
   CHECK(api.pods["a"].labels.at(kKey) == "true");
   CHECK(api.calls == std::vector<std::string>{"get a"});
+}
+
+// Issue 11, item 6: the leader's round reports how many pods carry the label, as the round
+// left them, and whether its own (the holder's) is one; from the round's one list.
+namespace {
+
+struct CensusRound {
+  bool ok = false;
+  std::vector<kle::labeler::LabelCensus> reported;
+};
+
+CensusRound leader_round_as(FakePods& api, const std::string& own, const std::function<bool()>& still_leader) {
+  CensusRound round;
+  kle::labeler::LabelerHooks hooks;
+  hooks.on_census = [&](const kle::labeler::LabelCensus& c) { round.reported.push_back(c); };
+  kle::labeler::Labeler labeler(api, own, {kKey, "true"}, kle::log::null_logger(), hooks);
+  round.ok = run([&] { return labeler.reconcile_as_leader(still_leader); });
+  return round;
+}
+
+const auto kLeading = [] { return true; };
+
+}  // namespace
+
+TEST_CASE("a leader round reports the labelled pods it leaves behind, from its one list") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});
+  api.add("b");
+  api.add("c", {{kKey, "true"}});
+  const auto round = leader_round_as(api, "b", kLeading);
+  REQUIRE(round.ok);
+  CHECK(round.reported == std::vector<kle::labeler::LabelCensus>{{1, true}});
+  CHECK(api.calls == std::vector<std::string>{"list leader-elector/leader=true", "patch a", "patch c", "patch b"});
+}
+
+TEST_CASE("a clear or a set the apiserver refuses shows in the census") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});
+  api.add("b");
+  api.fail_patch_of = ErrorKind::forbidden;
+  SECTION("the stale label stays: two labelled pods") {
+    api.fail_pod = "a";
+    const auto round = leader_round_as(api, "b", kLeading);
+    CHECK_FALSE(round.ok);
+    CHECK(round.reported == std::vector<kle::labeler::LabelCensus>{{2, true}});
+  }
+  SECTION("ours is not set: none labelled, not the holder") {
+    api.fail_pod = "b";
+    const auto round = leader_round_as(api, "b", kLeading);
+    CHECK_FALSE(round.ok);
+    CHECK(round.reported == std::vector<kle::labeler::LabelCensus>{{0, false}});
+  }
+}
+
+TEST_CASE("a leader round that loses the lease reports no census") {
+  FakePods api;
+  api.add("a", {{kKey, "true"}});
+  api.add("b");
+  CHECK(leader_round_as(api, "b", [] { return false; }).reported.empty());
+  // Leading for both writes, lost by the end of the round.
+  int checks = 0;
+  CHECK(leader_round_as(api, "b", [&] { return ++checks <= 2; }).reported.empty());
+  CHECK(checks == 3);
+}
+
+// Issue 11: after kill -9 the kubelet restarts the container in the same pod, which still
+// carries the label of its last life. The controller's start-up follower round clears it even
+// though the Lease still names this pod (the new process is not leading yet): a brief unroute
+// if it wins the lease back, never a route to a follower.
+TEST_CASE("a restarted follower clears its own label even while the lease still names its pod") {
+  FakePods api;
+  api.add("me", {{kKey, "true"}, {"app", "x"}});
+  int clears = 0;
+  kle::labeler::Labeler labeler(api, "me", {kKey, "true"}, kle::log::null_logger(),
+                                {[&](std::string_view a) { clears += a == "clear" ? 1 : 0; }, {}, {}});
+  REQUIRE(run([&] { return labeler.reconcile_as_follower([] { return true; }); }));
+  CHECK(api.pods["me"].labels.count(kKey) == 0);
+  CHECK(api.pods["me"].labels.at("app") == "x");
+  CHECK(clears == 1);
+  CHECK(api.calls == std::vector<std::string>{"get me", "patch me"});
 }

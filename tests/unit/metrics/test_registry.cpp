@@ -184,3 +184,35 @@ TEST_CASE("API requests are counted by verb and code, directly and as a RequestO
   CHECK(e.value("leader_election_api_requests_total", {{"verb", "WATCH"}, {"code", "200"}}) == 1);
   CHECK(e.find("leader_election_api_requests_total", kScope).size() == 4);
 }
+
+// Issue 11, item 6: the leader's cluster-level label check. Only a leader reports it.
+TEST_CASE("the label census is reported only from the first leader round until leadership is lost") {
+  Registry registry(options());
+  registry.on_leadership(true);
+  auto e = scrape(registry);
+  CHECK(e.type.count("leader_election_labelled_pods") == 0);  // no round yet: no count
+  CHECK(e.type.count("leader_election_label_matches_holder") == 0);
+
+  registry.label_census(2, true);
+  e = scrape(registry);
+  CHECK(e.type.at("leader_election_labelled_pods") == "gauge");
+  CHECK(e.type.at("leader_election_label_matches_holder") == "gauge");
+  CHECK(e.value("leader_election_labelled_pods", kScope) == 2);
+  CHECK(e.value("leader_election_label_matches_holder", kScope) == 1);
+
+  registry.label_census(1, false);
+  e = scrape(registry);
+  CHECK(e.value("leader_election_labelled_pods", kScope) == 1);
+  CHECK(e.value("leader_election_label_matches_holder", kScope) == 0);
+
+  registry.on_leadership(false);
+  e = scrape(registry);
+  CHECK(e.find("leader_election_labelled_pods").empty());
+  CHECK(e.find("leader_election_label_matches_holder").empty());
+
+  registry.on_leadership(true);  // a new term starts without the old term's count
+  registry.label_census(1, true);
+  e = scrape(registry);
+  CHECK(e.value("leader_election_labelled_pods", kScope) == 1);
+  CHECK(e.value("leader_election_label_matches_holder", kScope) == 1);
+}

@@ -22,6 +22,11 @@ struct EndpointContext {
   const election::Clock* clock = nullptr;
   metrics::Registry* metrics = nullptr;
   bool readiness_follows_leadership = false;
+  // While it points at false, /readyz answers 503: the controller's start-up label round (a
+  // restarted container clearing the leader label its last life left on the pod) has not
+  // ended, and a Ready pod that still carries the label would get the leader's traffic.
+  // Null: no such gate.
+  const bool* started = nullptr;
   // Added to the lease duration before /healthz fails a leader that stopped renewing
   // (client-go's HealthzAdaptor timeout).
   std::chrono::milliseconds healthz_tolerance{10'000};
@@ -30,7 +35,8 @@ struct EndpointContext {
 void register_endpoints(http::Server& server, EndpointContext ctx);
 // The /leader document, exposed for tests.
 http::Response leader_document(const election::Elector& elector);
-// The /healthz answer, exposed for tests.
+// The /healthz and /readyz answers, exposed for tests.
 http::Response healthz_response(const EndpointContext& ctx);
+http::Response readyz_response(const EndpointContext& ctx);
 
 }  // namespace kle::controller

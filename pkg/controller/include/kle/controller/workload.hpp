@@ -5,8 +5,11 @@
 // period: it starts again as soon as the old one has exited, so two never run at once.
 // Children are reaped on SIGCHLD through Asio, on the one thread. That wait is pending until
 // close(), so an owner that wants its io_context to run out calls close() when done.
-// CMD inherits only stdin, stdout and stderr: never the controller's sockets.
+// CMD inherits only stdin, stdout and stderr: never the controller's sockets. Its environment
+// is the controller's plus the term it runs for (leader_env below): KLE_EPOCH is the fencing
+// token a workload puts on its writes.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +25,12 @@
 
 namespace kle::controller {
 
+// What CMD learns about the term it runs for, as "NAME=VALUE" entries (docs/CONTRACT.md):
+// KLE_EPOCH (leaseTransitions of the term, the fencing token), KLE_IDENTITY, KLE_LEASE,
+// KLE_NAMESPACE.
+std::vector<std::string> leader_env(std::int64_t epoch, const std::string& identity, const std::string& lease,
+                                    const std::string& ns);
+
 class Workload {
  public:
   Workload(const boost::asio::any_io_executor& ex, std::vector<std::string> argv, std::chrono::milliseconds grace,
@@ -35,8 +44,10 @@ class Workload {
   void on_unexpected_exit(std::function<void(int status)> handler) { on_unexpected_exit_ = std::move(handler); }
 
   // Starts CMD unless it runs. If it is being stopped, it is started again once it has
-  // exited. False (logged) when it cannot be spawned.
-  bool start();
+  // exited. False (logged) when it cannot be spawned. `env` ("NAME=VALUE") is added to the
+  // inherited environment, replacing any variable of the same name; a restart that is
+  // pending takes the `env` of the latest start(), i.e. of the latest term.
+  bool start(std::vector<std::string> env = {});
   // SIGTERM, SIGKILL after the grace period; completes once the child is reaped. Cancels a
   // pending restart. A second stop() while one is in progress only waits for the same exit.
   boost::asio::awaitable<void> stop();
@@ -61,6 +72,7 @@ class Workload {
 
   boost::asio::any_io_executor ex_;
   std::vector<std::string> argv_;
+  std::vector<std::string> env_;  // the current term's additions (start())
   std::chrono::milliseconds grace_;
   log::Logger log_;
   boost::asio::signal_set sigchld_;

@@ -18,6 +18,10 @@ namespace kle::labeler {
 struct LabelerHooks {
   std::function<void(std::string_view action)> on_action;  // "set" | "clear"
   std::function<void()> on_failure;
+  // After every leader round that listed and is still leading at its end: the labelled pods
+  // as the round left them (the list, then every change the apiserver acknowledged). It
+  // reuses the round's one list, so the check costs no API call.
+  std::function<void(const LabelCensus&)> on_census;
 };
 
 class Labeler {
@@ -27,10 +31,16 @@ class Labeler {
   // Lists the pods carrying the label, clears every one but ours, then labels ours.
   // `still_leader` is checked before each write, so a leader that lost the lease mid-round
   // never strips the label from the pod that now leads. Returns true when nothing failed.
+  // Reports the census (hooks.on_census) when the round ends still leading.
   boost::asio::awaitable<bool> reconcile_as_leader(std::function<bool()> still_leader);
   // Makes sure our own pod does not carry the leader value. `still_follower` is checked before
   // each write: after a quick re-election the GET may show the label our new leader round
   // has just set, and clearing it would unroute the leader until the next reconcile.
+  // The controller also runs it once at start, before campaigning: a container restarted in
+  // the same pod (kill -9, OOM) finds the label its last life left, and until it is cleared
+  // the leader Service routes to a follower. Nothing can make us leader before that round
+  // ends (the elector has not started), so it cannot race a leader round; if we then win the
+  // lease back, the leader round labels us again (a brief unroute, never a wrong route).
   boost::asio::awaitable<bool> reconcile_as_follower(std::function<bool()> still_follower);
 
   [[nodiscard]] const LeaderLabel& label() const noexcept { return label_; }

@@ -2,6 +2,7 @@
 // Which pod labels must change, decided without I/O. The leader's pod carries the leader
 // label; no other pod may. A crashed leader never unlabels itself, so whoever leads now
 // clears the label from every other pod it finds carrying it.
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,19 @@ struct LabelChange {
 // `labelled` is the result of listing pods by the leader selector.
 std::vector<LabelChange> plan_as_leader(const std::string& own_pod, const std::vector<api::Pod>& labelled,
                                         const LeaderLabel& label);
+
+// The cluster-level check the leader exports: how many pods (in its pod-selector scope) carry
+// the leader label, and whether the holder's, its own, is one of them.
+struct LabelCensus {
+  std::size_t labelled = 0;
+  bool holder_labelled = false;
+  // Accounts for a change the apiserver has acknowledged.
+  void after(const LabelChange& change, const std::string& own_pod);
+  bool operator==(const LabelCensus&) const = default;
+};
+
+// The census of a leader's list, before any change of the round.
+LabelCensus census_of(const std::string& own_pod, const std::vector<api::Pod>& labelled, const LeaderLabel& label);
 
 // While following: only our own pod is our business; clear it if it carries the value.
 std::vector<LabelChange> plan_as_follower(const api::Pod& own, const LeaderLabel& label);

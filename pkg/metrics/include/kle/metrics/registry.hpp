@@ -4,6 +4,7 @@
 // Backed by prometheus-cpp's thread-safe counters/gauges; serialize() renders text format
 // 0.0.4 for our own /metrics handler.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,6 +63,11 @@ class Registry final : public election::ElectorObserver {
   // An observer to hand to kube::Client::set_observer. Holds a pointer: the Registry must
   // outlive the client.
   [[nodiscard]] RequestObserverFn request_observer();
+  // The leader's cluster-level label check, from its label rounds: how many pods carry the
+  // leader label and whether the holder's pod is one (leader_election_labelled_pods,
+  // leader_election_label_matches_holder). The series exist only while this process leads
+  // (from its first round on); losing leadership removes them, so only the leader reports.
+  void label_census(std::size_t labelled, bool holder_labelled);
   // Overrides the timestamp, e.g. with the renewTime actually written to the Lease.
   void set_last_renewal(std::chrono::system_clock::time_point wall);
 
@@ -84,6 +90,8 @@ class Registry final : public election::ElectorObserver {
   prometheus::Family<prometheus::Counter>* label_actions_ = nullptr;
   prometheus::Counter* label_failures_ = nullptr;
   prometheus::Family<prometheus::Counter>* api_requests_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* labelled_pods_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* label_matches_holder_ = nullptr;
   bool leader_ = false;
 };
 
