@@ -32,17 +32,17 @@ int main(int argc, char** argv) {
   const election::ElectorOptions opt = examples::elector_options(*cluster);
 
   std::array<std::unique_ptr<election::Elector>, 2> electors;
+  bool holding_both = false;  // both handlers see both leaders: say it once per time it happens
   for (std::size_t i = 0; i < electors.size(); ++i) {
     const std::string lease = argv[2 + i];
     electors[i] = std::make_unique<election::Elector>(
         io.get_executor(), std::make_unique<kle::kube::KubeLeaseLock>(client, opt.namespace_, lease), opt);
-    electors[i]->on([&electors, lease](election::Event event, const election::LeaseState& state) {
+    electors[i]->on([&electors, &holding_both, lease](election::Event event, const election::LeaseState& state) {
       std::cout << "[" << lease << "] " << election::to_string(event) << ": holder=" << state.holder
                 << " epoch=" << state.transitions << std::endl;
-      if (event == election::Event::leadership_acquired && electors[0]->current_leader() &&
-          electors[1]->current_leader()) {
-        std::cout << "holding both leases" << std::endl;
-      }
+      const bool both = electors[0]->current_leader() && electors[1]->current_leader();
+      if (both && !holding_both) std::cout << "holding both leases" << std::endl;
+      holding_both = both;
     });
     asio::co_spawn(io, electors[i]->start(), asio::detached);
   }

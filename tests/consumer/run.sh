@@ -20,8 +20,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BUILD_DIR="$(cd "$1" 2>/dev/null && pwd)" || { echo "consumer: no build dir '$1'" >&2; exit 2; }
 [ -x "$BUILD_DIR/cmd/leader-elector/leader-elector" ] ||
   { echo "consumer: $BUILD_DIR has no leader-elector: build it first" >&2; exit 2; }
-# Beside the repo's own build dirs, two levels below the repo like them: with ccache and
-# CCACHE_BASEDIR the subdir build then reuses the objects of a same-flags build.
+# Beside the repo's own build dirs (ccache, when there is one, makes a second run cheap).
 work="$repo/build/consumer-$(basename "$BUILD_DIR")"
 rm -rf "$work" && mkdir -p "$work"
 KLE_CLUSTER_DIR="${TMPDIR:-/tmp}/kle-consumer-$(id -un)-$$"
