@@ -16,7 +16,8 @@ elector="$dep | .spec.template.spec.containers[] | select(.name==\"leader-electo
 check "3 replicas" q "$dep | .spec.replicas == 3"
 check "image defaults to appVersion" q "$elector | .image == \"ghcr.io/kube-leader-elector/leader-elector:0.1.0\""
 check "args carry the contract's flags" q "[$elector | .args[]] | index(\"--lease-name=leader-elector\") != null and index(\"--leader-label=leader-elector/leader=true\") != null and index(\"--http-address=0.0.0.0:8080\") != null and index(\"--lease-duration=15s\") != null and index(\"--renew-deadline=10s\") != null and index(\"--retry-period=2s\") != null and index(\"--release-on-stop=true\") != null"
-check "POD_NAME/POD_NAMESPACE from the downward API" q "[$elector | .env[] | {(.name): .valueFrom.fieldRef.fieldPath}] | add == {\"POD_NAME\":\"metadata.name\",\"POD_NAMESPACE\":\"metadata.namespace\"}"
+# Other variables may come from the downward API too (the handover's revision); these two must.
+check "POD_NAME/POD_NAMESPACE from the downward API" q "[$elector | .env[] | {(.name): .valueFrom.fieldRef.fieldPath}] | add | .POD_NAME == \"metadata.name\" and .POD_NAMESPACE == \"metadata.namespace\""
 check "liveness /healthz and readiness /readyz on port http" q "$elector | .livenessProbe.httpGet == {\"path\":\"/healthz\",\"port\":\"http\"} and .readinessProbe.httpGet == {\"path\":\"/readyz\",\"port\":\"http\"} and (.ports[0] | .name == \"http\" and .containerPort == 8080)"
 check "container: read-only root, no escalation, drop ALL, non-root 65532, seccomp" q "$elector | .securityContext | .readOnlyRootFilesystem == true and .allowPrivilegeEscalation == false and .capabilities.drop == [\"ALL\"] and .runAsNonRoot == true and .runAsUser == 65532 and .seccompProfile.type == \"RuntimeDefault\""
 check "pod: runAsNonRoot, runAsUser 65532, seccomp RuntimeDefault" q "$dep | .spec.template.spec.securityContext | .runAsNonRoot == true and .runAsUser == 65532 and .seccompProfile.type == \"RuntimeDefault\""
