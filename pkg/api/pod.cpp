@@ -29,6 +29,16 @@ std::optional<Error> take_labels(const nlohmann::json& meta, std::map<std::strin
   return std::nullopt;
 }
 
+// status.conditions[type=Ready].status == "True"; anything malformed reads as not ready.
+bool ready_condition(const nlohmann::json& status) {
+  const auto conditions = status.find("conditions");
+  if (conditions == status.end() || !conditions->is_array()) return false;
+  for (const auto& c : *conditions) {
+    if (c.is_object() && c.value("type", nlohmann::json()) == "Ready") return c.value("status", nlohmann::json()) == "True";
+  }
+  return false;
+}
+
 std::optional<Error> decode_pod(const nlohmann::json& j, Pod& pod) {
   if (!j.is_object()) return bad_field("(root)", "object", j);
   auto meta = opt_object(j, "metadata", "metadata");
@@ -40,11 +50,14 @@ std::optional<Error> decode_pod(const nlohmann::json& j, Pod& pod) {
   if (auto e = take_string(m, "resourceVersion", "metadata.resourceVersion", pod.resource_version)) return e;
   if (auto e = take_string(m, "uid", "metadata.uid", pod.uid)) return e;
   if (auto e = take_labels(m, pod.labels)) return e;
+  if (auto e = take_string(m, "creationTimestamp", "metadata.creationTimestamp", pod.creation_timestamp)) return e;
+  pod.deleting = m.contains("deletionTimestamp") && !m["deletionTimestamp"].is_null();
   auto status = opt_object(j, "status", "status");
   if (!status.ok()) return std::move(status).error();
   if (*status != nullptr) {
     if (auto e = take_string(**status, "phase", "status.phase", pod.phase)) return e;
     if (auto e = take_string(**status, "podIP", "status.podIP", pod.pod_ip)) return e;
+    pod.ready = ready_condition(**status);
   }
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <kle/controller/endpoints.hpp>
+#include <kle/controller/handover.hpp>
 #include <kle/controller/latch.hpp>
 #include <kle/controller/workload.hpp>
 #include <kle/election/elector.hpp>
@@ -68,6 +69,7 @@ struct Controller::Impl {
   [[nodiscard]] bool leading() const;
   [[nodiscard]] bool following() const;
   asio::awaitable<int> shutdown();
+  asio::awaitable<void> name_successor();
 };
 
 std::optional<int> Controller::Impl::setup() {
@@ -125,6 +127,7 @@ std::optional<int> Controller::Impl::setup_elector(std::unique_ptr<election::Lea
   eo.namespace_ = ns;
   eo.log = base_log;
   eo.observer = metrics;
+  if (!labeler) eo.handover_drain = {};  // nothing routes by our label: nothing to drain
   if (eo.identity.empty()) eo.identity = election::default_identity();
   if (auto names = election::validate_names(eo); !names.ok()) {
     log.error("invalid configuration", {{"error", names.error().message}});
@@ -222,15 +225,40 @@ asio::awaitable<void> Controller::Impl::watch_signals() {
 
 void Controller::Impl::request_stop() { stop_requested.set(); }
 
-// Stop order: the workload first (it must not act as leader once we release), then the
-// lease (a follower takes over at once), then our own label, then the endpoints.
+// One list of our release's pods; a failure only means the release names nobody.
+asio::awaitable<void> Controller::Impl::name_successor() {
+  const auto pods = co_await pod_api->list("");
+  if (!pods) {
+    log.warn("cannot list pods to name a successor; releasing to anyone", {{"error", pods.error().describe()}});
+    co_return;
+  }
+  const auto successor = choose_successor(pods.value().items, opt.pod_name, opt.revision);
+  if (!successor) {
+    log.info("no Ready pod of a revision at least as new as ours: releasing to anyone", {});
+    co_return;
+  }
+  log.info("releasing to a successor", {{"successor", successor->pod}, {"revision", successor->revision}});
+  elector->set_release_hint(successor->pod, successor->revision);
+}
+
+// Stop order (docs/HANDOVER.md): stop believing (/leader and /readyz answer as a follower,
+// the record still names us so nobody else can lead yet), clear our own label, stop the
+// workload, and let the drain run out so the EndpointSlice and kube-proxy drop this pod
+// before anyone else leads; then release the lease, naming the successor. Then the endpoints.
 asio::awaitable<int> Controller::Impl::shutdown() {
   shutting_down = true;
   reconcile_timer.cancel();
-  log.info("shutting down");
-  if (workload) co_await workload->stop();
-  co_await elector->stop();
+  const bool was_leader = elector->current_leader();
+  log.info("shutting down", {{"leader", was_leader}});
+  elector->resign();
+  asio::steady_timer drain(io);
+  drain.expires_after(was_leader && labeler ? opt.drain : std::chrono::milliseconds::zero());
   if (labeler) co_await labeler->reconcile_as_follower([this] { return following(); });
+  if (workload) co_await workload->stop();
+  if (was_leader && opt.handover_newest && pod_api) co_await name_successor();
+  boost::system::error_code ignored;
+  co_await drain.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  co_await elector->stop();
   server.stop();
   if (client) client->close();
   if (workload_exit) co_return *workload_exit;

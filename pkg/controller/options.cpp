@@ -19,7 +19,8 @@ constexpr const char* kEnvPrefix = "LEADER_ELECTOR_";
 
 struct RawFlags {
   std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s", request_timeout = "5s",
-              reconcile_interval = "30s", workload_grace = "10s";
+              reconcile_interval = "30s", workload_grace = "10s", handover_grace = "2s", drain = "1s";
+  std::string handover = "newest";
   std::string leader_label = "leader-elector/leader=true";
   std::string pod_selector;
   std::string log_level = "info", log_format = "json";
@@ -35,7 +36,11 @@ po::options_description describe(ControllerOptions& o, RawFlags& r) {
       ("lease-duration", po::value(&r.lease_duration)->default_value(r.lease_duration), "how long followers wait after the last observed change before taking over (whole seconds, 1s to 1h)")
       ("renew-deadline", po::value(&r.renew_deadline)->default_value(r.renew_deadline), "the leader steps down when it has not renewed for this long (below --lease-duration)")
       ("retry-period", po::value(&r.retry_period)->default_value(r.retry_period), "how often the leader renews and followers retry (1.2 x it below --renew-deadline)")
-      ("release-on-stop", po::value(&r.release_on_stop)->default_value(true)->implicit_value(true), "release the Lease on SIGTERM/SIGINT so a follower takes over at once");
+      ("release-on-stop", po::value(&r.release_on_stop)->default_value(true)->implicit_value(true), "release the Lease on SIGTERM/SIGINT so a follower takes over at once")
+      ("handover", po::value(&r.handover)->default_value(r.handover), "newest: on stop, release naming a Ready pod of the newest revision, and followers of older revisions hold back; off: name nobody")
+      ("revision", po::value(&o.revision), "this pod's revision (its pod-template-hash label; the chart sets it through the downward API)")
+      ("handover-grace", po::value(&r.handover_grace)->default_value(r.handover_grace), "how long other followers hold back for a named successor, and older revisions for a newer one (0 to --lease-duration)")
+      ("drain", po::value(&r.drain)->default_value(r.drain), "on stop or handover, stay unlabelled and stepped down this long before releasing (0 to --lease-duration)");
   po::options_description labels("Pod label");
   labels.add_options()
       ("leader-label", po::value(&r.leader_label)->default_value(r.leader_label), "KEY=VALUE put on the leader's pod; select on it in a Service")
@@ -123,7 +128,9 @@ bool set_durations(ControllerOptions& o, const RawFlags& r, std::string& err) {
          set_duration("retry-period", r.retry_period, kMaxElectionTiming, o.retry_period, err) &&
          set_duration("request-timeout", r.request_timeout, kMaxElectionTiming, o.request_timeout, err) &&
          set_duration("reconcile-interval", r.reconcile_interval, kMaxReconcileInterval, o.reconcile_interval, err) &&
-         set_duration("workload-grace", r.workload_grace, kMaxWorkloadGrace, o.workload_grace, err);
+         set_duration("workload-grace", r.workload_grace, kMaxWorkloadGrace, o.workload_grace, err) &&
+         set_duration("handover-grace", r.handover_grace, kMaxElectionTiming, o.handover_grace, err) &&
+         set_duration("drain", r.drain, kMaxElectionTiming, o.drain, err);
 }
 
 // The election library names its settings as fields; say them as the flags that set them.
@@ -134,7 +141,8 @@ std::string in_flag_terms(std::string message, bool leading_only) {
       {"lease_duration", "--lease-duration"}, {"renew_deadline", "--renew-deadline"},
       {"renew_interval", "--retry-period"},   {"retry_period", "--retry-period"},
       {"lease_name", "--lease-name"},         {"namespace", "--namespace"},
-      {"identity", "--identity"}};
+      {"identity", "--identity"},            {"handover_grace", "--handover-grace"},
+      {"older_grace", "--handover-grace"},    {"handover_drain", "--drain"}};
   for (const auto& [field, flag] : kNames) {
     for (auto at = message.find(field); at != std::string::npos; at = message.find(field, at + flag.size())) {
       if (leading_only && at != 0) break;
@@ -217,6 +225,11 @@ bool finish(ControllerOptions& o, const RawFlags& r, const GetEnv& getenv, std::
   if (!set_durations(o, r, err) || !set_labels(o, r, err) || !set_serving(o, r, err)) return false;
   o.label_pods = r.label_pods;
   o.release_on_stop = r.release_on_stop;
+  if (r.handover != "newest" && r.handover != "off") {
+    err = "--handover: \"" + shown(r.handover) + "\" is not newest or off";
+    return false;
+  }
+  o.handover_newest = r.handover == "newest";
   const char* pod_name = getenv("POD_NAME");
   o.pod_name = pod_name ? pod_name : "";
   if (o.identity.empty()) o.identity = o.pod_name;
@@ -240,6 +253,10 @@ election::ElectorOptions to_elector_options(const ControllerOptions& o) {
   eo.renew_deadline = o.renew_deadline;
   eo.follower_poll = o.retry_period;
   eo.release_on_stop = o.release_on_stop;
+  if (o.handover_newest) eo.revision = o.revision;  // off: never hold back as an older revision
+  eo.handover_grace = o.handover_grace;
+  eo.older_grace = o.handover_grace;
+  eo.handover_drain = o.drain;
   return eo;
 }
 

@@ -62,7 +62,8 @@ std::optional<PodSelector> parse_pod_selector(const std::string& text, std::stri
 }
 
 std::string cleanup_selector(const std::string& leader_selector, const PodSelector& pods) {
-  return pods.empty() ? leader_selector : leader_selector + "," + pods.text();
+  if (pods.empty() || leader_selector.empty()) return pods.empty() ? leader_selector : pods.text();
+  return leader_selector + "," + pods.text();
 }
 
 }  // namespace kle::labeler

@@ -9,7 +9,9 @@
 # non-leader. The probe's monitor asserts the
 # invariants throughout: never two non-terminating labelled pods, never two believers.
 # A benchmark: it prints figures and fails only on an invariant or on a rollout that does not
-# finish. Env: KLE_ROLLOUTS, KLE_ELECTION (as in real_node.sh), KLE_CLUSTER_DIR, KLE_KEEP=1.
+# finish. The rollouts run with the chart's election.handover=newest and then =off, side by
+# side (docs/HANDOVER.md). Env: KLE_ROLLOUTS, KLE_HANDOVER_MODES (default "newest off"),
+# KLE_ELECTION (as in real_node.sh), KLE_CLUSTER_DIR, KLE_KEEP=1.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KLE_CLUSTER_DIR="${KLE_CLUSTER_DIR:-${TMPDIR:-/tmp}/kle-rollout-$(id -un)}"
@@ -78,6 +80,15 @@ sleep 2
 
 transitions() { k get lease "$LEASE" -o jsonpath='{.spec.leaseTransitions}'; }
 ROWS=()
+# run_rollouts MODE: KLE_ROLLOUTS rollouts with election.handover=MODE (docs/HANDOVER.md).
+run_rollouts() {
+  local mode=$1 i before lines t0 s0 t1 changes seq_ n f nl gap
+  if [ "$(X helm get values "$REL" -n "$NS" -a -o json | jq -r .election.handover)" != "$mode" ]; then
+    # Changing the flag is itself a rollout: wait for it, it is not counted.
+    X helm upgrade "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --reuse-values \
+      --set-string "election.handover=$mode" >/dev/null || fail "helm upgrade to handover=$mode failed"
+    k rollout status deploy/"$APP" --timeout=300s >/dev/null || fail "the handover=$mode upgrade did not finish"
+  fi
 for i in $(seq 1 "$ROLLOUTS"); do
   wait_steady
   before="$(transitions)"; lines="$(wc -l <"$W/holders.log")"
@@ -91,16 +102,18 @@ for i in $(seq 1 "$ROLLOUTS"); do
   # shortened to <replicaset hash>-<suffix>.
   seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
   read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$t1")
-  ROWS+=("$(printf '%3d  %7d  %10d  %8d  %6d  %10d  %5d  %s' "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
+  ROWS+=("$(printf '%-6s  %3d  %7d  %10d  %8d  %6d  %10d  %5d  %s' "$mode" "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
   log "${ROWS[-1]}"
 done
+}
+for mode in ${KLE_HANDOVER_MODES:-newest off}; do run_rollouts "$mode"; done
 
 # shellcheck disable=SC2086  # PROBES is a list of PIDs
 kill $PROBES 2>/dev/null || true; PROBES=""
 violations="$(grep -c '"violation": true' "$W/monitor.jsonl" || true)"
 echo
 echo "Rollouts (3 replicas, maxSurge 1, maxUnavailable 0, lease $lease_s; GET /leader every 20 ms via the leader Service)"
-echo "  #  changes  svc-gap-ms  requests  failed  non-leader  secs   holders in order (<replicaset>-<pod>)"
+echo "handover  #  changes  svc-gap-ms  requests  failed  non-leader  secs   holders in order (<replicaset>-<pod>)"
 printf '%s\n' "${ROWS[@]}"
 echo "invariant violations (two labelled pods or two believers): $violations"
 [ "$violations" -eq 0 ] || { grep '"violation": true' "$W/monitor.jsonl" | head -5 >&2; fail "$violations invariant violations"; }

@@ -112,6 +112,16 @@ sees_cg() { [ "$(be_seen_holder "$OURS")" = "$CG" ]; }
 wait_for 60 sees_cg || fail "restarted ours does not see client-go as holder (sees '$(be_seen_holder "$OURS")')"
 [ "$(be_is_leader "$OURS")" = false ] || fail "restarted ours claims leadership while client-go holds the lease"
 echo "ok: restarted ours follows client-go"
+# 3b. A preferred-holder hint (docs/HANDOVER.md) naming a pod that does not exist, set while
+#     client-go leads: client-go ignores it and keeps the lease; ours keeps following. After
+#     client-go's release ours holds back at most its handover grace (2 s), then takes it and
+#     drops the hint.
+HINT=kube-leader-elector.io/preferred-holder
+kadm annotate lease "$LEASE" "$HINT=no-such-pod" --overwrite >/dev/null
+sleep 2
+[ "$(jq -r .holderIdentity <<<"$(spec)")" = "$CG" ] || fail "client-go lost the lease after a preferred-holder hint: $(spec)"
+[ "$(be_is_leader "$OURS")" = false ] || fail "ours claims leadership while client-go holds the hinted lease"
+echo "ok: a preferred-holder hint leaves client-go the holder and ours a follower"
 sleep 1
 t0=$(be_now_ms)
 be_stop "$CG" TERM
@@ -120,6 +130,9 @@ echo "ok: SIGTERM client-go -> ours holds the lease after $((t - t0)) ms"
 t_ours_back=$t
 cg_release=$(awk -F'|' -v a="$t0" -v b="$t" '$1 >= a && $1 <= b && $3 == "" {print; exit}' "$W")
 [ -n "$cg_release" ] || fail "client-go did not write a release before ours took over"
+hint_left=$(kadm get lease "$LEASE" -o json | jq -r --arg k "$HINT" '.metadata.annotations[$k] // ""')
+[ -z "$hint_left" ] || fail "ours took the lease but left the hint '$hint_left' (it has expired unserved)"
+echo "ok: the unserved hint delayed ours by at most the grace and was dropped by its acquisition"
 ours_leads() { [ "$(be_is_leader "$OURS")" = true ]; }
 wait_for 30 ours_leads || fail "ours holds the lease but /leader says isLeader=$(be_is_leader "$OURS")"
 wait_for 60 renewed_by "$OURS" || fail "ours did not renew the lease after taking it: $(spec)"

@@ -167,6 +167,27 @@ ours_b_leads() { [ "$(be_is_leader ours-b)" = true ]; }
 wait_for 30 ours_b_leads || fail "ours holds the lease but /leader says isLeader=$(be_is_leader ours-b)"
 wait_for 60 led_at_least ours-b 3 || fail "the sampler saw ours-b lead in only $(led_in ours-b) samples"
 echo "lease as written by ours after taking it from the Node elector: $(spec)"
+
+# 5. An operator's hint (docs/HANDOVER.md) naming a pod that does not exist, with a Node
+#    follower beside ours-b: ours-b hands over (steps down and releases naming it); the Node
+#    elector ignores the hint and may take the free lease at once, ours-b only after its 2 s
+#    grace. Either way someone holds it again within the grace plus a lease, never two leaders.
+start node node-c
+sleep $((BE_RETRY_S * 3))
+t0=$(be_now_ms)
+kadm annotate lease "$LEASE" kube-leader-elector.io/preferred-holder=no-such-pod --overwrite >/dev/null
+rel=""
+for _ in $(seq 1 100); do
+  rel=$(awk -F'|' -v a="$t0" '$1 >= a && $3 == "" {print; exit}' "$W")
+  [ -n "$rel" ] && break
+  sleep 0.1
+done
+[ -n "$rel" ] || fail "ours-b did not hand over (no release) within 10 s of the preferred-holder hint"
+t_rel=${rel%%|*}
+new_holder() { awk -F'|' -v a="$t_rel" '$1 >= a && $3 != "" {print $3; exit}' "$W"; }
+held_again() { [ -n "$(new_holder)" ]; }
+wait_for $((BE_LEASE_S * 3)) held_again || fail "nobody took the lease within $((BE_LEASE_S * 3))s of a handover to a pod that does not exist"
+echo "ok: hint naming a missing pod -> ours-b released ($rel); $(new_holder) took it $(( $(awk -F'|' -v a="$t_rel" '$1 >= a && $3 != "" {print $1; exit}' "$W") - t_rel )) ms later"
 kill "$SAMPLER_PID"; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=
 be_stop_all
 sleep 0.5
@@ -180,7 +201,7 @@ both=$(awk '$1 > 1' "$S" | wc -l)
 [ "$both" -eq 0 ] || fail "$both of $n samples saw two leaders: $(awk '$1 > 1' "$S" | head -3)"
 led=$(awk '$1 == 1 {print $3}' "$S" | sort | uniq -c | tr -s ' ' | tr '\n' ',')
 echo "ok: never two leaders in $n samples of every elector's own view (samples led:$led)"
-bad=$(awk -F'|' '$3 != "" && $3 != "node-a" && $3 != "node-b" && $3 != "ours-a" && $3 != "ours-b"' "$W" | wc -l)
+bad=$(awk -F'|' '$3 != "" && $3 != "node-a" && $3 != "node-b" && $3 != "node-c" && $3 != "ours-a" && $3 != "ours-b"' "$W" | wc -l)
 [ "$bad" -eq 0 ] || fail "the lease had $bad events with an unexpected holder"
-echo "ok: $(wc -l <"$W") lease watch events, every holder is one of the four electors or \"\""
+echo "ok: $(wc -l <"$W") lease watch events, every holder is one of the five electors or \"\""
 echo "PASS: interop with the Node elector $(be_version_node)"

@@ -266,3 +266,35 @@ TEST_CASE("help groups the flags and shows defaults") {
                         "1s to 1h", "at most 24h", "(at most 1h)"})
     CHECK(r.text.find(s) != std::string::npos);
 }
+
+TEST_CASE("handover flags: defaults, the revision from the environment, and bounds") {
+  const auto defaults = parse({});
+  REQUIRE(defaults.outcome == ParseOutcome::run);
+  CHECK(defaults.options.handover_newest);
+  CHECK(defaults.options.handover_grace == 2s);
+  CHECK(defaults.options.drain == 1s);
+  const auto eo = kle::controller::to_elector_options(defaults.options);
+  CHECK(eo.handover_drain == 1s);
+  CHECK(eo.handover_grace == 2s);
+  CHECK(eo.older_grace == 2s);
+
+  Env env;
+  env.vars["LEADER_ELECTOR_REVISION"] = "5d9f7c";
+  const auto from_env = parse({"--drain=0s", "--handover-grace=500ms"}, env);
+  REQUIRE(from_env.outcome == ParseOutcome::run);
+  CHECK(from_env.options.revision == "5d9f7c");
+  CHECK(kle::controller::to_elector_options(from_env.options).revision == "5d9f7c");
+  CHECK(from_env.options.drain == 0s);
+
+  const auto off = parse({"--handover=off", "--revision=abc"});
+  REQUIRE(off.outcome == ParseOutcome::run);
+  CHECK_FALSE(off.options.handover_newest);
+  CHECK(kle::controller::to_elector_options(off.options).revision.empty());  // off: never held back
+
+  const auto bad = parse({"--handover=sometimes"});
+  CHECK(bad.outcome == ParseOutcome::error);
+  CHECK(bad.text.find("--handover") != std::string::npos);
+  const auto too_long = parse({"--drain=16s"});  // above the 15s lease
+  CHECK(too_long.outcome == ParseOutcome::error);
+  CHECK(too_long.text.find("--drain") != std::string::npos);
+}

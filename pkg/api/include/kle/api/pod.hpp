@@ -20,6 +20,11 @@ struct Pod {
   std::map<std::string, std::string> labels;
   std::string phase;
   std::string pod_ip;
+  // For the handover's choice of successor (docs/HANDOVER.md): RFC 3339 as the server wrote
+  // it (seconds, UTC, so it orders as text), being deleted, and the Ready condition True.
+  std::string creation_timestamp;
+  bool deleting = false;
+  bool ready = false;
 };
 
 struct PodList {

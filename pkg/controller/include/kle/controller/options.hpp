@@ -37,6 +37,15 @@ struct ControllerOptions {
   log::Level log_level = log::Level::info;
   log::Logger::Format log_format = log::Logger::Format::json;
   std::vector<std::string> command;  // after "--": run only while leader
+  // Handover (docs/HANDOVER.md). --handover newest: a stopping leader names the newest Ready
+  // revision's pod as its successor, and followers of an older revision hold back; off: the
+  // release names nobody (an operator's preferred-holder annotation is still honoured).
+  bool handover_newest = true;
+  std::string revision;  // --revision: this pod's pod-template-hash (the chart sets it)
+  std::chrono::milliseconds handover_grace{2000};  // --handover-grace: followers' hold-back
+  // --drain: a leader that stops or hands over stays stepped down and unlabelled this long
+  // before it releases, so the Service stops routing to it before anyone else leads.
+  std::chrono::milliseconds drain{1000};
 };
 
 // The most each duration flag accepts (stated in --help). Far above any sane setting, far
