@@ -89,22 +89,22 @@ run_rollouts() {
       --set-string "election.handover=$mode" >/dev/null || fail "helm upgrade to handover=$mode failed"
     k rollout status deploy/"$APP" --timeout=300s >/dev/null || fail "the handover=$mode upgrade did not finish"
   fi
-for i in $(seq 1 "$ROLLOUTS"); do
-  wait_steady
-  before="$(transitions)"; lines="$(wc -l <"$W/holders.log")"
-  t0="$(now_ms)"; s0=$SECONDS
-  k rollout restart deploy/"$APP" >/dev/null
-  k rollout status deploy/"$APP" --timeout=300s >/dev/null || fail "rollout $i did not finish in 300 s"
-  wait_steady
-  t1="$(now_ms)"
-  changes=$(($(transitions) - before))
-  # Holders during this rollout, consecutive repeats and releases ("") dropped; pod names
-  # shortened to <replicaset hash>-<suffix>.
-  seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
-  read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$t1")
-  ROWS+=("$(printf '%-6s  %3d  %7d  %10d  %8d  %6d  %10d  %5d  %s' "$mode" "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
-  log "${ROWS[-1]}"
-done
+  for i in $(seq 1 "$ROLLOUTS"); do
+    wait_steady
+    before="$(transitions)"; lines="$(wc -l <"$W/holders.log")"
+    t0="$(now_ms)"; s0=$SECONDS
+    k rollout restart deploy/"$APP" >/dev/null
+    k rollout status deploy/"$APP" --timeout=300s >/dev/null || fail "rollout $i did not finish in 300 s"
+    wait_steady
+    t1="$(now_ms)"
+    changes=$(($(transitions) - before))
+    # Holders during this rollout, consecutive repeats and releases ("") dropped; pod names
+    # shortened to <replicaset hash>-<suffix>.
+    seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
+    read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$t1")
+    ROWS+=("$(printf '%-6s  %3d  %7d  %10d  %8d  %6d  %10d  %5d  %s' "$mode" "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
+    log "${ROWS[-1]}"
+  done
 }
 for mode in ${KLE_HANDOVER_MODES:-newest off}; do run_rollouts "$mode"; done
 
