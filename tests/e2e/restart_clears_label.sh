@@ -75,8 +75,11 @@ wait_until 40 leads_labelled || fail "did not take its own lease back with its l
 cleared=$(line_of '"msg":"leader label cleared"')
 acquired=$(line_of '"msg":"leadership acquired"')
 set_again=$(line_of '"msg":"leader label set"')
-[ -n "$cleared" ] && [ -n "$acquired" ] && [ -n "$set_again" ] || fail "missing cleared/acquired/set lines"
-[ "$cleared" -lt "$acquired" ] && [ "$acquired" -lt "$set_again" ] ||
+if [ -z "$cleared" ] || [ -z "$acquired" ] || [ -z "$set_again" ]; then
+  fail "missing lines: cleared='$cleared' acquired='$acquired' set='$set_again'"
+fi
+if [ "$cleared" -ge "$acquired" ] || [ "$acquired" -ge "$set_again" ]; then
   fail "want cleared < acquired < set, got lines $cleared, $acquired, $set_again"
+fi
 echo "ok: restarted holder cleared its label at start, took its lease back (epoch $(kle_transitions)), and the leader round labelled it again"
 echo "restart_clears_label: passed"
