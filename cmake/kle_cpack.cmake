@@ -14,11 +14,13 @@ if(KLE_BUILD_CONTROLLER)
   list(APPEND CPACK_COMPONENTS_ALL controller)
 endif()
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+# For every package: CMake 3.25 ignored CPACK_DEBIAN_CONTROLLER_PACKAGE_SHLIBDEPS (leader-elector
+# came out with no Depends). The -dev package holds no shared object, so it gains nothing here.
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_NAME leader-elector)
 set(CPACK_DEBIAN_CONTROLLER_PACKAGE_SECTION admin)
-set(CPACK_DEBIAN_CONTROLLER_PACKAGE_SHLIBDEPS ON)
 set(CPACK_COMPONENT_CONTROLLER_DESCRIPTION
   "Kubernetes leader-election controller\n The leader-elector binary: runs the election on a Lease, labels the leader's pod, serves metrics and health.")
 
