@@ -29,15 +29,17 @@ RUN cmake --preset release \
  && strip build/release/cmd/leader-elector/leader-elector
 
 # The runtime is distroless/cc-debian12 (about 25 MB): it already holds what a C++ binary
-# with OpenSSL needs from Debian 12 (libc6, libssl3, libgcc-s1, libstdc++6, ca-certificates)
-# and nothing else: no shell, no package manager. The three libraries it lacks are copied from
-# the build stage's Debian packages (the same release), named one by one so
-# tests/chart/test_dockerfile_libs.sh can prove the list equals what `ldd` asks for.
+# needs from Debian 12 (libc6, libgcc-s1, libstdc++6, ca-certificates; its libssl3 goes
+# unused, since the release preset links OpenSSL statically) and nothing else: no shell, no
+# package manager. The two libraries it lacks are copied from the build stage's Debian
+# packages (the same release), named one by one so tests/chart/test_dockerfile_libs.sh can
+# prove the list equals what `ldd` asks for. Boost.Program_options is linked statically too;
+# libstdc++ stays shared because prometheus-cpp (shipped only as a .so) links it, and a
+# second, static copy would give the process two C++ runtimes.
 # debian-slim with apt-get would be ~80 MB for the same binary. amd64 paths: the image is
 # built for linux/amd64.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build \
-     /usr/lib/x86_64-linux-gnu/libboost_program_options.so.1.81.0 \
      /usr/lib/x86_64-linux-gnu/libprometheus-cpp-core.so.1.0 \
      /usr/lib/x86_64-linux-gnu/libyaml-cpp.so.0.7 \
      /usr/lib/x86_64-linux-gnu/
