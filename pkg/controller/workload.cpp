@@ -54,8 +54,10 @@ int spawn_closing_fds(pid_t& pid, std::vector<char*>& args, std::vector<char*>& 
   return rc;
 }
 
+// argv/envp for posix_spawnp: pointers into `strings`, which must outlive them, then null.
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
   std::vector<char*> out;
+  out.reserve(strings.size() + 1);
   for (std::string& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
