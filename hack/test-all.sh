@@ -57,7 +57,9 @@ build_preset() { cmake --preset "$1" >/dev/null && cmake --build --preset "$1" -
 unit() { ctest --preset "$1" -L unit -j "$JOBS" --output-on-failure; }
 tools() { hack/controlplane/build.sh && hack/controlplane/build.sh kubelet kube-proxy; }
 image() { hack/image/build.sh && hack/image/pause.sh && hack/image/demo-app.sh; }
-chart() { LEADER_ELECTOR_BIN=build/dev/cmd/leader-elector/leader-elector tests/chart/run.sh; }
+# The Dockerfile's library list is checked against the binary the image ships (release preset,
+# static OpenSSL), copied out by the image stage; a dev build links other libraries.
+chart() { LEADER_ELECTOR_BIN="$(. hack/image/lib.sh && echo "$IMG_BINARY")" tests/chart/run.sh; }
 real_node() {
   KLE_FAILOVERS="${KLE_FAILOVERS:-10}" KLE_ELECTION="${KLE_REAL_NODE_ELECTION:-5s/3s/1s/2s}" \
     tests/e2e-node/real_node.sh && tests/e2e-node/sidecar.sh
@@ -82,7 +84,7 @@ lane_build() {
 }
 lane_kube() {
   stage tools tools &&
-    await build && stage chart chart &&
+    await build && await image && stage chart chart &&
     stage integration tests/run-integration.sh build/dev &&
     stage consumer tests/consumer/run.sh build/dev &&
     await asan-build && stage asan-integration tests/run-integration.sh build/asan

@@ -7,6 +7,7 @@
 #                             /var/lib/containers), tagged like the chart's default image
 #   4. podman save            $KLE_IMAGE_DIR/archives/leader-elector-<tag>.tar, a docker-archive
 #                             that `ctr -n k8s.io images import` (containerd) and `docker load` read
+#   5. podman cp              the image's binary to $KLE_IMAGE_DIR/archives/leader-elector.bin
 # Env: KLE_IMAGE_DIR (default $KLE_CACHE/image = ~/.cache/kube-leader-elector/image),
 #      KLE_IMAGE_REFRESH=1 (rebuild the base images too).
 set -euo pipefail
@@ -24,6 +25,13 @@ out="$IMG_ARCHIVES/leader-elector-$IMG_TAG.tar"
 rm -f "$out.tmp"
 img_podman save --quiet --format docker-archive -o "$out.tmp" "$ref"
 mv -f "$out.tmp" "$out"
+# The shipped binary, for the runtime-libraries check (a container is created, never started).
+cid="$(img_podman create --pull=never "$ref")"
+copied=0
+img_podman cp "$cid:/usr/local/bin/leader-elector" "$IMG_BINARY.tmp" && copied=1
+img_podman rm "$cid" >/dev/null || true
+[ "$copied" = 1 ] || img_die "could not copy /usr/local/bin/leader-elector out of $ref"
+mv -f "$IMG_BINARY.tmp" "$IMG_BINARY"
 # Build-stage layers stay in the storage on purpose: they are podman's cache for the next run.
 img_log "$ref: $(img_podman image inspect --format '{{.Size}}' "$ref" | awk '{printf "%.1f MB", $1/1e6}')," \
   "archive $out ($(du -m "$out" | cut -f1) MB), in $((SECONDS - start))s"

@@ -6,6 +6,9 @@ KLE_CACHE="${KLE_CACHE:-$HOME/.cache/kube-leader-elector}"
 # Everything of ours: podman storage (graphroot/runroot), its config, base tarballs, archives.
 KLE_IMAGE_DIR="${KLE_IMAGE_DIR:-$KLE_CACHE/image}"
 IMG_ARCHIVES="$KLE_IMAGE_DIR/archives"
+# The binary as shipped in the image, copied out by build.sh: tests/chart/test_dockerfile_libs.sh
+# checks the runtime stage against what this binary (not a dev build) needs.
+IMG_BINARY="$IMG_ARCHIVES/leader-elector.bin"
 
 # The image the chart runs by default: <values.yaml image.repository>:<Chart.yaml appVersion>.
 IMG_NAME="ghcr.io/kube-leader-elector/leader-elector"
