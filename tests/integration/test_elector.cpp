@@ -24,6 +24,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <kle/election/decision.hpp>
 #include <kle/election/elector.hpp>
 #include "integration/cluster_env.hpp"
 #include "integration/counting_lock.hpp"
@@ -160,6 +161,29 @@ struct Group {
         net::detached);
     REQUIRE(run_until([&] { return out.has_value(); }, 15s));
     return std::move(*out);
+  }
+  // Sets a Lease annotation as an operator's `kubectl annotate --overwrite` would: a
+  // read-modify-write, retried on conflict (the leader renews every 500 ms).
+  void annotate(const std::string& key, const std::string& value) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      auto current = server_lease();
+      REQUIRE(current.ok());
+      kle::api::Lease l = *current;
+      kle::api::set_lease_annotation(l, key, value);
+      std::optional<kle::api::Result<kle::api::Lease>> out;
+      net::co_spawn(
+          io,
+          [&]() -> net::awaitable<void> {
+            kle::api::Lease body = l;
+            auto r = co_await admin.update_lease(std::move(body));
+            out.emplace(std::move(r));
+          },
+          net::detached);
+      REQUIRE(run_until([&] { return out.has_value(); }, 15s, [&] { at_most_one_leader(); }));
+      if (out->ok()) return;
+      REQUIRE(out->error().is(kle::api::ErrorKind::conflict));
+    }
+    FAIL("could not annotate the lease in 20 tries");
   }
   void start_all() {
     for (auto& n : nodes) net::co_spawn(io, n->elector->start(), net::detached);
@@ -369,4 +393,49 @@ TEST_CASE("integration: electors ride out an apiserver restart and still hand ov
   REQUIRE(old != nullptr);
   WARN("after the restart:");
   Group::check_taken_through_watch(g.hand_over(old));
+}
+
+// Planned handover (docs/HANDOVER.md): an operator names a follower; the leader sees it through
+// its watch, steps down and releases naming it, and that follower takes the lease at once.
+TEST_CASE("integration: a preferred-holder annotation moves leadership to the named elector", "[integration][elector]") {
+  Group g("kle-it-prefer");
+  g.start_all();
+  REQUIRE(g.run_until([&] { return g.leaders() == 1; }, 30s, [&] { g.at_most_one_leader(); }));
+  g.followers_watching();
+  Node* old = g.leader();
+  Node* target = old == g.nodes[0].get() ? g.nodes[1].get() : g.nodes[0].get();
+  const auto t0 = std::chrono::steady_clock::now();
+  g.annotate(kle::election::kPreferredHolderAnnotation, target->elector->identity());
+  REQUIRE(g.run_until([&] { return target->elector->current_leader(); }, 3 * kLease, [&] { g.at_most_one_leader(); }));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  WARN("planned handover took " << took.count() << "ms");
+  CHECK(took < kLease / 2);  // through the watch, far sooner than any expiry
+  CHECK(old->lost == 1);
+  auto lease = g.server_lease();
+  REQUIRE(lease.ok());
+  CHECK(lease->spec.holder_identity == target->elector->identity());
+  CHECK(lease->spec.lease_transitions == 1);
+  CHECK_FALSE(kle::api::lease_annotation(*lease, kle::election::kPreferredHolderAnnotation));  // served
+}
+
+// A preferred holder that does not exist cannot stall the lease: the leader hands over to it,
+// nobody named takes it, and after the bounded grace (2 s) one of the others does.
+TEST_CASE("integration: a preferred holder that does not exist stalls the lease only for the grace",
+          "[integration][elector]") {
+  Group g("kle-it-prefer-dead");
+  g.start_all();
+  REQUIRE(g.run_until([&] { return g.leaders() == 1; }, 30s, [&] { g.at_most_one_leader(); }));
+  g.followers_watching();
+  Node* old = g.leader();
+  g.annotate(kle::election::kPreferredHolderAnnotation, "no-such-pod");
+  REQUIRE(g.run_until([&] { return old->lost == 1; }, 3 * kLease, [&] { g.at_most_one_leader(); }));
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(g.run_until([&] { return g.leaders() == 1; }, 3 * kLease, [&] { g.at_most_one_leader(); }));
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  WARN("lease taken " << took.count() << "ms after the handover to a missing pod");
+  CHECK(took < kLease);  // the grace (2 s), not a stall
+  auto lease = g.server_lease();
+  REQUIRE(lease.ok());
+  CHECK(lease->spec.holder_identity == g.leader()->elector->identity());
+  CHECK_FALSE(kle::api::lease_annotation(*lease, kle::election::kPreferredHolderAnnotation));  // expired unserved
 }

@@ -7,12 +7,15 @@
 #include <kle/election/decision.hpp>
 #include <kle/election/machine.hpp>
 #include "instants.hpp"
+#include "machine_helpers.hpp"
 
 using namespace kle;
 using namespace kle::election;
 using namespace std::chrono_literals;
 using kle::testing::kT0;
 using kle::testing::kWall;
+using kle::testing::emitted;
+using kle::testing::landed;
 
 namespace {
 
@@ -65,16 +68,7 @@ Machine make_machine(const std::string& identity = "me", const std::string& revi
   return Machine(c);
 }
 
-api::Lease landed(const LoopStep& step, const std::string& rv) {
-  api::Lease l = step.decision.record;
-  l.resource_version = rv;
-  return l;
-}
 
-bool emitted(const std::vector<Effect>& effects, Event event) {
-  return std::any_of(effects.begin(), effects.end(),
-                     [&](const Effect& e) { return e.kind == Effect::Kind::emit && e.event == event; });
-}
 
 // A machine leading the lease it created at kT0, its watch up.
 Machine leading(const std::string& identity = "me") {

@@ -6,12 +6,15 @@
 
 #include <kle/election/machine.hpp>
 #include "instants.hpp"
+#include "machine_helpers.hpp"
 
 using namespace kle;
 using namespace kle::election;
 using namespace std::chrono_literals;
 using kle::testing::kT0;
 using kle::testing::kWall;
+using kle::testing::emitted;
+using kle::testing::landed;
 
 namespace {
 
@@ -43,21 +46,11 @@ api::Error error(api::ErrorKind kind, std::chrono::seconds retry_after = {}) {
   return e;
 }
 
-// What the server returns for a write that landed: the record with a new version.
-api::Lease landed(const LoopStep& step, const std::string& rv) {
-  api::Lease l = step.decision.record;
-  l.resource_version = rv;
-  return l;
-}
 
 bool has(const std::vector<Effect>& effects, Effect::Kind kind, bool flag = false) {
   return std::any_of(effects.begin(), effects.end(), [&](const Effect& e) { return e.kind == kind && e.flag == flag; });
 }
 
-bool emitted(const std::vector<Effect>& effects, Event event) {
-  return std::any_of(effects.begin(), effects.end(),
-                     [&](const Effect& e) { return e.kind == Effect::Kind::emit && e.event == event; });
-}
 
 // A machine that created the lease at kT0 and leads, the answer having taken 10 ms.
 Machine leading() {
