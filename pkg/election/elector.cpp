@@ -229,7 +229,8 @@ asio::awaitable<void> Elector::stop() {
 }
 
 bool Elector::hand_over(std::string successor, std::string newest_revision) {
-  const bool started = impl_->machine.hand_over(impl_->clock->now(), HandoverHint{std::move(successor), std::move(newest_revision)});
+  HandoverHint hint{std::move(successor), std::move(newest_revision)};
+  const bool started = impl_->machine.hand_over(impl_->clock->now(), std::move(hint));
   impl_->flush();
   impl_->wake();
   return started;
