@@ -1,6 +1,8 @@
 // The Elector's public surface and what its drivers share: carrying out the machine's
 // effects, stopping, and failing closed. The loop's driver is in elector_loop.cpp, the
 // watch's and the deadline's in elector_watch.cpp; the rules are in machine*.cpp.
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <stdexcept>
 
@@ -40,6 +42,28 @@ asio::awaitable<void> Latch::wait() {
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+}
+
+void OwnerThread::claim() noexcept {
+#ifndef NDEBUG
+  auto unowned = std::thread::id{};
+  owner_.compare_exchange_strong(unowned, std::this_thread::get_id());
+#endif
+  check("start()");
+}
+
+void OwnerThread::check(const char* call) const noexcept {
+#ifndef NDEBUG
+  const auto owner = owner_.load();
+  if (owner == std::thread::id{} || owner == std::this_thread::get_id()) return;
+  std::fprintf(stderr,
+               "kle::election::Elector: %s on a thread other than the one that started it; an Elector "
+               "is used from one thread only (see Threading in kle/election/elector.hpp)\n",
+               call);
+  std::abort();
+#else
+  (void)call;
+#endif
 }
 
 }  // namespace detail
@@ -106,6 +130,7 @@ Elector::Impl::~Impl() {
 
 // Carries out what the machine decided besides I/O, in its order.
 void Elector::Impl::flush() {
+  owner.check("a step of its election loop");
   for (const Effect& e : machine.take_effects()) {
     switch (e.kind) {
       case Effect::Kind::emit: post_event(e.event, e.state); break;
@@ -195,20 +220,26 @@ Elector::Elector(asio::any_io_executor ex, std::unique_ptr<LeaseLock> lock, Elec
 
 Elector::~Elector() {
   // The loop owns the state; ask it to stop (and release) but never call user handlers again.
+  impl_->owner.check("~Elector()");
   impl_->handlers.clear();
   if (impl_->started && !impl_->machine.stopping()) impl_->request_stop();
 }
 
 std::uint64_t Elector::on(EventHandler handler) {
+  impl_->owner.check("on()");
   const auto id = impl_->next_handler_id++;
   impl_->handlers.emplace(id, std::move(handler));
   return id;
 }
 
-void Elector::off(std::uint64_t id) { impl_->handlers.erase(id); }
+void Elector::off(std::uint64_t id) {
+  impl_->owner.check("off()");
+  impl_->handlers.erase(id);
+}
 
 asio::awaitable<void> Elector::start() {
   auto self = impl_;
+  self->owner.claim();
   if (!self->started && !self->machine.stopping()) {
     self->started = true;
     self->spawn();
@@ -218,6 +249,7 @@ asio::awaitable<void> Elector::start() {
 
 asio::awaitable<void> Elector::stop() {
   auto self = impl_;
+  self->owner.check("stop()");
   if (!self->started) {
     self->machine.request_stop();  // a never-started elector stays stopped
     self->flush();
@@ -229,6 +261,7 @@ asio::awaitable<void> Elector::stop() {
 }
 
 bool Elector::hand_over(std::string successor, std::string newest_revision) {
+  impl_->owner.check("hand_over()");
   HandoverHint hint{std::move(successor), std::move(newest_revision)};
   const bool started = impl_->machine.hand_over(impl_->clock->now(), std::move(hint));
   impl_->flush();
@@ -237,23 +270,41 @@ bool Elector::hand_over(std::string successor, std::string newest_revision) {
 }
 
 void Elector::resign() {
+  impl_->owner.check("resign()");
   impl_->machine.resign();
   impl_->flush();
   impl_->wake();
 }
 
 void Elector::set_release_hint(std::string successor, std::string newest_revision) {
+  impl_->owner.check("set_release_hint()");
   impl_->machine.set_release_hint(HandoverHint{std::move(successor), std::move(newest_revision)});
 }
 
-bool Elector::current_leader() const noexcept { return impl_->machine.leader(); }
+// The getters read the machine, which the election loop writes: the same thread only.
+bool Elector::current_leader() const noexcept {
+  impl_->owner.check("current_leader()");
+  return impl_->machine.leader();
+}
 const std::string& Elector::lease_name() const noexcept { return impl_->options.lease_name; }
 const std::string& Elector::identity() const noexcept { return impl_->options.identity; }
 const std::string& Elector::lease_namespace() const noexcept { return impl_->options.namespace_; }
-LeaseState Elector::lease_state() const { return impl_->machine.state(); }
-std::string Elector::current_holder() const { return impl_->machine.state().holder; }
-std::int64_t Elector::fencing_epoch() const noexcept { return impl_->machine.epoch(); }
+LeaseState Elector::lease_state() const {
+  impl_->owner.check("lease_state()");
+  return impl_->machine.state();
+}
+std::string Elector::current_holder() const {
+  impl_->owner.check("current_holder()");
+  return impl_->machine.state().holder;
+}
+std::int64_t Elector::fencing_epoch() const noexcept {
+  impl_->owner.check("fencing_epoch()");
+  return impl_->machine.epoch();
+}
 const ResolvedTimings& Elector::timings() const noexcept { return impl_->timings; }
-std::optional<Clock::time_point> Elector::last_renewal() const noexcept { return impl_->machine.last_renewal(); }
+std::optional<Clock::time_point> Elector::last_renewal() const noexcept {
+  impl_->owner.check("last_renewal()");
+  return impl_->machine.last_renewal();
+}
 
 }  // namespace kle::election

@@ -9,12 +9,14 @@
 //   watch_loop  opens the watch and reports its events, quiet spells and ends.
 //   watchdog    wakes at the machine's leadership deadline, even mid-request.
 // A coroutine that ends with an exception fails the elector closed and loudly (fail()).
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -37,6 +39,20 @@ class Latch {
  private:
   boost::asio::steady_timer timer_;
   bool set_ = false;
+};
+
+// The threading rule of elector.hpp, checked where assertions are on (NDEBUG unset: the dev
+// and ASan builds). start() claims the elector for the thread it runs on; from then on every
+// public call and every step of its coroutines must come from that thread, or the process
+// aborts saying which call broke the rule. A data race found this way is a crash with a
+// reason, not a rare corrupted map.
+class OwnerThread {
+ public:
+  void claim() noexcept;
+  void check(const char* call) const noexcept;
+
+ private:
+  std::atomic<std::thread::id> owner_{};
 };
 
 }  // namespace kle::election::detail
@@ -74,6 +90,7 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   boost::asio::steady_timer release_timer;
   boost::asio::cancellation_signal watch_cancel;
   std::optional<boost::asio::signal_set> signals;
+  detail::OwnerThread owner;
   detail::Latch loop_done;
   detail::Latch leader_known;
 

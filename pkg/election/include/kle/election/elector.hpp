@@ -6,6 +6,13 @@
 // elector fails closed and loudly: it stops leading at once (leadership_lost), stops, and
 // once its loop has ended the exception is rethrown out of io_context::run().
 // docs/ELECTOR-STATES.md has the states and the rules.
+//
+// Threading: one thread. An Elector is not thread-safe and takes no locks. Construct it and
+// subscribe (on/off) anywhere; from start() on, every call, the getters and the destructor included,
+// must be made on the thread that ran start(), and its io_context must be run by that one thread (event
+// handlers run there too). To read its state from elsewhere, post to its executor. With
+// assertions on (no NDEBUG), a call or a resumed coroutine on another thread aborts the
+// process with the call's name; release builds check nothing.
 #include <chrono>
 #include <cstdint>
 #include <functional>
