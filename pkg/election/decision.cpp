@@ -63,11 +63,20 @@ api::LeaseSpec acquired_spec(const DecisionInput& in, const std::optional<api::L
 // Every acquisition and renewal drops the preferred-holder hint: taken by the named pod it
 // has served, taken by anyone else after the grace it has expired, and a leader renews only
 // when the hint names nobody else (the machine hands over instead).
-api::Lease written(const api::Lease& base, api::LeaseSpec spec) {
+// An acquisition by a pod whose revision is not the recorded newest one happens only after
+// older_grace, when no pod of that revision took the lease: the record is stale (that
+// revision is gone, say a rollout undone while its pods crashed). The winner's revision
+// replaces it, or every later crash failover would pay older_grace for as long as the Lease
+// lives.
+api::Lease written(const DecisionInput& in, const api::Lease& base, api::LeaseSpec spec, bool acquisition) {
   api::Lease out = base;
   out.spec = std::move(spec);
   if (api::lease_annotation(out, kPreferredHolderAnnotation)) {
     api::set_lease_annotation(out, kPreferredHolderAnnotation, std::nullopt);
+  }
+  const auto newest = api::lease_annotation(out, kNewestRevisionAnnotation);
+  if (acquisition && !in.revision.empty() && newest && !newest->empty() && *newest != in.revision) {
+    api::set_lease_annotation(out, kNewestRevisionAnnotation, std::string(in.revision));
   }
   return out;
 }
@@ -114,7 +123,7 @@ Decision decide(const DecisionInput& in) {
   if (in.am_leader && holder == in.identity) {
     out.action = Action::update;
     out.reason = Reason::renewed;
-    out.record = written(observed, acquired_spec(in, observed));
+    out.record = written(in, observed, acquired_spec(in, observed), false);
     return out;
   }
 
@@ -128,7 +137,7 @@ Decision decide(const DecisionInput& in) {
     }
     out.action = Action::update;
     out.reason = Reason::released;
-    out.record = written(observed, acquired_spec(in, observed));
+    out.record = written(in, observed, acquired_spec(in, observed), true);
     return out;
   }
 
@@ -148,7 +157,7 @@ Decision decide(const DecisionInput& in) {
   }
   out.action = Action::update;
   out.reason = Reason::expired;
-  out.record = written(observed, acquired_spec(in, observed));
+  out.record = written(in, observed, acquired_spec(in, observed), true);
   return out;
 }
 

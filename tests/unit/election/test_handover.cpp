@@ -136,6 +136,21 @@ TEST_CASE("handover decide: an older revision holds back the extra grace, the ne
     const auto d = decide(input(released, 0s, "me", "new-hash"));
     CHECK(api::lease_annotation(d.record, kNewestRevisionAnnotation) == "new-hash");
   }
+  SECTION("an older revision that wins after the grace records its own: the recorded one was stale") {
+    const auto d = decide(input(released, 3s, "me", "old-hash"));
+    REQUIRE(d.action == Action::update);
+    CHECK(api::lease_annotation(d.record, kNewestRevisionAnnotation) == "old-hash");
+    // The next crash of that leader: nobody holds back for a revision that no pod has.
+    auto expired = d.record;
+    expired.spec.holder_identity = "me";
+    CHECK(decide(input(expired, 15s, "other", "old-hash")).action == Action::update);
+  }
+  SECTION("a renewal never rewrites it, and a pod without a revision leaves it alone") {
+    auto in = input(hinted(record("me", "7"), "", "new-hash"), 1s, "me", "old-hash");
+    in.am_leader = true;
+    CHECK(api::lease_annotation(decide(in).record, kNewestRevisionAnnotation) == "new-hash");
+    CHECK(api::lease_annotation(decide(input(released, 0s, "me", "")).record, kNewestRevisionAnnotation) == "new-hash");
+  }
 }
 
 TEST_CASE("handover decide: a renewal drops a hint naming the leader itself") {
