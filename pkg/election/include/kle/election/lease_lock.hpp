@@ -1,6 +1,7 @@
 #pragma once
 // The lock the elector contends for. The election logic sees only this interface (and a
-// clock), never HTTP: the real one wraps kube::Client, the tests script a fake.
+// clock), never HTTP: the real one wraps kube::Client, the tests script a fake. Every call
+// returns errors as values and is made on the elector's thread (kle/election/elector.hpp).
 #include <functional>
 #include <string>
 
@@ -15,7 +16,9 @@ namespace kle::election {
 class LeaseLock {
  public:
   virtual ~LeaseLock() = default;
+  // The Lease as stored now; api::ErrorKind::not_found when there is none (the elector creates it).
   virtual boost::asio::awaitable<api::Result<api::Lease>> get() = 0;
+  // Creates it; conflict when it already exists (someone was first: the elector re-reads).
   virtual boost::asio::awaitable<api::Result<api::Lease>> create(api::Lease lease) = 0;
   // Conditional on lease.resource_version; a stale one is api::ErrorKind::conflict.
   virtual boost::asio::awaitable<api::Result<api::Lease>> update(api::Lease lease) = 0;
@@ -24,6 +27,7 @@ class LeaseLock {
   // coroutine's cancellation slot (terminal); it does not wait for it to return.
   virtual boost::asio::awaitable<api::Result<void>> watch(std::string resource_version,
                                                           std::function<void(const LeaseEvent&)> on_event) = 0;
+  // What is contended; the elector takes these over its options' names.
   [[nodiscard]] virtual std::string lease_namespace() const = 0;
   [[nodiscard]] virtual std::string lease_name() const = 0;
 };

@@ -2,6 +2,12 @@
 // The Kubernetes API calls the elector and the controller make, as C++20 coroutines on one
 // io_context. Every call has a deadline (ClientOptions::request_timeout) and returns a
 // Result; nothing here throws once constructed.
+// Threading: like the Elector, one thread. Every call runs on the client's executor, whose
+// io_context one thread runs; the Client outlives its calls. Errors are values: a refused
+// call is ErrorKind forbidden/unauthorized with the apiserver's message, a missing object
+// not_found, a stale resourceVersion conflict, a deadline timeout, a torn connection
+// transport, an undecodable answer bad_response (kle/api/error.hpp has them all); nothing
+// is retried here (the elector decides).
 #include <chrono>
 #include <functional>
 #include <map>
@@ -52,13 +58,18 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
+  // Called once per finished request (verb, resource, outcome, latency): metrics hooks.
   void set_observer(RequestObserver observer);
+  // Where it connects and how it authenticates (from kubeconfig or the in-cluster account).
   [[nodiscard]] const ClusterConfig& config() const noexcept;
 
+  // GET one Lease; not_found when it does not exist.
   boost::asio::awaitable<Result<Lease>> get_lease(std::string ns, std::string name);
+  // POST: creates it; conflict (409 AlreadyExists) when someone created it first.
   boost::asio::awaitable<Result<Lease>> create_lease(Lease lease);
   // PUT with metadata.resourceVersion: a stale version is ErrorKind::conflict.
   boost::asio::awaitable<Result<Lease>> update_lease(Lease lease);
+  // DELETE one Lease (tests and tools; the elector never deletes, it releases).
   boost::asio::awaitable<Result<void>> delete_lease(std::string ns, std::string name);
 
   // Watches one Lease (fieldSelector=metadata.name=NAME) from resource_version, calling
@@ -68,7 +79,9 @@ class Client {
                                                    std::string resource_version,
                                                    std::function<void(const LeaseWatchEvent&)> on_event);
 
+  // GET one Pod (labels, readiness, revision, creation and deletion times).
   boost::asio::awaitable<Result<Pod>> get_pod(std::string ns, std::string name);
+  // LIST the namespace's Pods matching a label selector ("" matches all), in one page.
   boost::asio::awaitable<Result<PodList>> list_pods(std::string ns, std::string label_selector);
   // JSON merge patch of metadata.labels; nullopt removes a label.
   boost::asio::awaitable<Result<Pod>> patch_pod_labels(std::string ns, std::string name,

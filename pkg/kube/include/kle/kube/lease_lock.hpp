@@ -14,6 +14,8 @@ class KubeLeaseLock final : public election::LeaseLock {
   // `client` must outlive the lock.
   KubeLeaseLock(Client& client, std::string lease_namespace, std::string lease_name);
 
+  // Each call is one Client call (get_lease, create_lease, update_lease, watch_lease) with its
+  // deadline and its errors, unchanged.
   boost::asio::awaitable<api::Result<api::Lease>> get() override;
   // The lease's name and namespace are set to this lock's, whatever the caller filled in.
   boost::asio::awaitable<api::Result<api::Lease>> create(api::Lease lease) override;
