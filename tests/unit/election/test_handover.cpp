@@ -37,7 +37,8 @@ api::Lease hinted(api::Lease l, const std::string& preferred, const std::string&
   return l;
 }
 
-DecisionInput input(const api::Lease& observed, Clock::duration since_change, const std::string& identity = "me",
+// identity and revision are views in DecisionInput: string literals only (static storage).
+DecisionInput input(const api::Lease& observed, Clock::duration since_change, std::string_view identity = "me",
                     std::string_view revision = {}) {
   DecisionInput in;
   in.observed = observed;
