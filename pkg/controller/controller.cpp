@@ -241,24 +241,29 @@ asio::awaitable<void> Controller::Impl::name_successor() {
   elector->set_release_hint(successor->pod, successor->revision);
 }
 
-// Stop order (docs/HANDOVER.md): stop believing (/leader and /readyz answer as a follower,
-// the record still names us so nobody else can lead yet), clear our own label, stop the
-// workload, and let the drain run out so the EndpointSlice and kube-proxy drop this pod
-// before anyone else leads; then release the lease, naming the successor. Then the endpoints.
+// Stop order (docs/HANDOVER.md): a stopping leader keeps leading, and answering as the leader,
+// until the one write that ends its term. It clears its own label (the record still names it,
+// so nobody else can lead or be labelled yet), stops the workload (it must be gone before
+// anyone else leads), names a successor, then steps down and releases in one step (stop()).
+// The successor takes the lease within one round trip of the release. Requests that kube-proxy
+// still sends here afterwards get a truthful follower's answer naming the new holder for
+// --drain, not a refused connection; then the endpoints close.
 asio::awaitable<int> Controller::Impl::shutdown() {
   shutting_down = true;
   reconcile_timer.cancel();
   const bool was_leader = elector->current_leader();
   log.info("shutting down", {{"leader", was_leader}});
-  elector->resign();
-  asio::steady_timer drain(io);
-  drain.expires_after(was_leader && labeler ? opt.drain : std::chrono::milliseconds::zero());
-  if (labeler) co_await labeler->reconcile_as_follower([this] { return following(); });
+  if (labeler) co_await labeler->reconcile_as_follower([] { return true; });
   if (workload) co_await workload->stop();
   if (was_leader && opt.handover_newest && pod_api) co_await name_successor();
-  boost::system::error_code ignored;
-  co_await drain.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
   co_await elector->stop();
+  if (was_leader && labeler && opt.drain.count() > 0) {
+    log.info("released; answering as a follower while the routing follows", {{"drain_ms", opt.drain.count()}});
+    asio::steady_timer drain(io);
+    drain.expires_after(opt.drain);
+    boost::system::error_code ignored;
+    co_await drain.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
   server.stop();
   if (client) client->close();
   if (workload_exit) co_return *workload_exit;

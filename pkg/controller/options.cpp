@@ -40,7 +40,7 @@ po::options_description describe(ControllerOptions& o, RawFlags& r) {
       ("handover", po::value(&r.handover)->default_value(r.handover), "newest: on stop, release naming a Ready pod of the newest revision, and followers of older revisions hold back; off: name nobody")
       ("revision", po::value(&o.revision), "this pod's revision (its pod-template-hash label; the chart sets it through the downward API)")
       ("handover-grace", po::value(&r.handover_grace)->default_value(r.handover_grace), "how long other followers hold back for a named successor, and older revisions for a newer one (0 to --lease-duration)")
-      ("drain", po::value(&r.drain)->default_value(r.drain), "on stop or handover, stay unlabelled and stepped down this long before releasing (0 to --lease-duration)");
+      ("drain", po::value(&r.drain)->default_value(r.drain), "after a stopping leader's release, keep answering (as a follower) this long while the Service follows; on a planned handover, stay stepped down and unlabelled this long before releasing (0 to --lease-duration)");
   po::options_description labels("Pod label");
   labels.add_options()
       ("leader-label", po::value(&r.leader_label)->default_value(r.leader_label), "KEY=VALUE put on the leader's pod; select on it in a Service")

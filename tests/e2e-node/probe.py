@@ -12,6 +12,8 @@
       isLeader=true to a poll sent after another pod had acquired the Lease (see check()).
   probe.py since <client.jsonl> <t0 ms> <old leader>   /   probe.py tally|gaps <client.jsonl> <from> <to>
       Reading the client's log: see the functions.
+  probe.py leasegaps <holders.log> <first line>
+      Reading a Lease watch's "<holder>|<acquireTime>" lines: the release-to-acquisition gaps.
 Stops on SIGTERM. Standard library only.
 """
 import datetime
@@ -263,6 +265,31 @@ def gaps(out, t_from, t_to):
     return 0
 
 
+def lease_gaps(holders_log, first_line):
+    """The Lease-level gap: for each release in <holders_log> from line <first_line> (1-based)
+    on, the next holder's acquireTime minus the release's (a release writes holder "" and
+    acquireTime = the moment of release, and the leader stops believing before it writes it).
+    Lines are "<holder>|<acquireTime>" as the rollout's Lease watch writes them. Prints
+    "<releases> <total gap ms> <largest gap ms>"; a term that ended without a release (a
+    crash, an expiry) is not a handover and is not counted."""
+    releases, total, largest = 0, 0.0, 0.0
+    released_at = None
+    with open(holders_log) as f:
+        for i, line in enumerate(f, 1):
+            holder, _, acquired = line.rstrip("\n").partition("|")
+            t = epoch_ms(acquired)
+            if i < first_line or t is None:
+                continue
+            if holder == "":
+                released_at = t
+            elif released_at is not None:
+                gap = t - released_at
+                releases, total, largest = releases + 1, total + gap, max(largest, gap)
+                released_at = None
+    print("%d %d %d" % (releases, round(total), round(largest)))
+    return 0
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "client":
         client(sys.argv[2], sys.argv[3])
@@ -272,6 +299,8 @@ if __name__ == "__main__":
         sys.exit(tally(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
     elif sys.argv[1] == "gaps":
         sys.exit(gaps(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    elif sys.argv[1] == "leasegaps":
+        sys.exit(lease_gaps(sys.argv[2], int(sys.argv[3])))
     elif sys.argv[1] == "monitor":
         Monitor(*sys.argv[2:10]).run()
     else:

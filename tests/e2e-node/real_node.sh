@@ -6,6 +6,8 @@
 #     delete  kubectl delete pod <leader>             (graceful: SIGTERM, the Lease is released)
 #     kill    kill -9 of the leader container's process
 #     stop    SIGSTOP of it for leaseDuration + 3 s, then SIGCONT: it must have stepped down
+#   then KLE_ROLLOUT_CHECKS (default 2) `kubectl rollout restart`s, each of which must move
+#   leadership exactly once, to a pod of the new revision (issue 11),
 #   and per failover prints the time from the action to the first answer from the new leader
 #   and the requests that failed or reached a non-leader meanwhile. A monitor watches the whole
 #   run: never two non-terminating labelled pods, never two pods answering isLeader=true.
@@ -156,6 +158,28 @@ for kind in delete kill stop; do
   for i in $(seq 1 "$FAILOVERS"); do failover "$kind" "$i"; done
 done
 wait_steady 300
+
+# --- rollouts (issue 11): each `kubectl rollout restart` moves leadership exactly once, to a
+# pod of the new revision. The Kubernetes default strategy for 3 replicas is maxSurge 1,
+# maxUnavailable 0, so only the leader's own deletion moves the lease, and its release names a
+# Ready pod of the newest revision (docs/HANDOVER.md). `make bench-rollout` measures the gaps.
+revision_of() { k get pod "$1" -o jsonpath='{.metadata.labels.pod-template-hash}'; }
+transitions() { k get lease "$LEASE" -o jsonpath='{.spec.leaseTransitions}'; }
+rollout_check() { # <n>
+  local old rev before after h t0
+  old="$(holder)"; rev="$(revision_of "$old")"; before="$(transitions)"; t0="$(now_ms)"
+  k rollout restart deploy/"$APP" >/dev/null
+  k rollout status deploy/"$APP" --timeout=300s >/dev/null || fail "rollout #$1 did not finish in 300 s"
+  wait_steady 300
+  h="$(holder)"; after="$(transitions)"
+  [ "$((after - before))" -eq 1 ] || fail "rollout #$1 moved leadership $((after - before)) times (leaseTransitions $before -> $after), want exactly 1"
+  [ "$(revision_of "$h")" != "$rev" ] || fail "rollout #$1: the new holder $h is of the old revision $rev"
+  read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$(now_ms)")
+  ROWS+=("$(printf '%-7s %3d  %8s  %7d  %10d  %s -> %s (1 change, revision %s -> %s; %d ms with no leader answering)' \
+    rollout "$1" - "$f" "$nl" "$old" "$h" "$rev" "$(revision_of "$h")" "$gap")")
+  log "${ROWS[-1]}"
+}
+for i in $(seq 1 "${KLE_ROLLOUT_CHECKS:-2}"); do rollout_check "$i"; done
 T_END="$(now_ms)"
 
 # --- results ---------------------------------------------------------------------------------

@@ -73,8 +73,9 @@ nsenter -t "$(nd_holder_pid)" -n -m -- python3 "$HERE/probe.py" monitor "$KLE_SE
   "$KLE_CLUSTER_DIR/pki/admin.crt" "$KLE_CLUSTER_DIR/pki/admin.key" "$NS" "$SEL" "$LABEL" "$W/monitor.jsonl" \
   </dev/null >"$W/monitor.err" 2>&1 &
 PROBES="$PROBES $!"
-# Every change of holder, as the Lease's watch shows it.
-X kubectl -n "$NS" get lease "$LEASE" -w -o jsonpath='{.spec.holderIdentity}{"\n"}' >"$W/holders.log" 2>&1 &
+# Every change of holder, as the Lease's watch shows it, with its acquireTime (a release's is
+# the moment of release): "<holder>|<acquireTime>".
+X kubectl -n "$NS" get lease "$LEASE" -w -o jsonpath='{.spec.holderIdentity}|{.spec.acquireTime}{"\n"}' >"$W/holders.log" 2>&1 &
 PROBES="$PROBES $!"
 sleep 2
 
@@ -82,7 +83,7 @@ transitions() { k get lease "$LEASE" -o jsonpath='{.spec.leaseTransitions}'; }
 ROWS=()
 # run_rollouts MODE: KLE_ROLLOUTS rollouts with election.handover=MODE (docs/HANDOVER.md).
 run_rollouts() {
-  local mode=$1 i before lines t0 s0 t1 changes seq_ n f nl gap
+  local mode=$1 i before lines t0 s0 t1 changes seq_ n f nl gap rel lgap
   if [ "$(X helm get values "$REL" -n "$NS" -a -o json | jq -r .election.handover)" != "$mode" ]; then
     # Changing the flag is itself a rollout: wait for it, it is not counted.
     X helm upgrade "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --reuse-values \
@@ -100,9 +101,11 @@ run_rollouts() {
     changes=$(($(transitions) - before))
     # Holders during this rollout, consecutive repeats and releases ("") dropped; pod names
     # shortened to <replicaset hash>-<suffix>.
-    seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
+    seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | cut -d'|' -f1 | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
     read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$t1")
-    ROWS+=("$(printf '%-6s  %3d  %7d  %10d  %8d  %6d  %10d  %5d  %s' "$mode" "$i" "$changes" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
+    read -r rel lgap _ < <(python3 "$HERE/probe.py" leasegaps "$W/holders.log" "$((lines + 1))")
+    ROWS+=("$(printf '%-6s  %3d  %7d  %8s  %10d  %8d  %6d  %10d  %5d  %s' "$mode" "$i" "$changes" \
+      "$([ "$rel" -gt 0 ] && echo "$lgap" || echo -)" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
     log "${ROWS[-1]}"
   done
 }
@@ -113,7 +116,8 @@ kill $PROBES 2>/dev/null || true; PROBES=""
 violations="$(grep -c '"violation": true' "$W/monitor.jsonl" || true)"
 echo
 echo "Rollouts (3 replicas, maxSurge 1, maxUnavailable 0, lease $lease_s; GET /leader every 20 ms via the leader Service)"
-echo "handover  #  changes  svc-gap-ms  requests  failed  non-leader  secs   holders in order (<replicaset>-<pod>)"
+echo "handover  #  changes  lease-gap  svc-gap-ms  requests  failed  non-leader  secs   holders in order (<replicaset>-<pod>)"
+echo "(lease-gap: ms from the old leader's release to the next acquisition, summed; svc-gap-ms: ms no leader answered through the Service)"
 printf '%s\n' "${ROWS[@]}"
 echo "invariant violations (two labelled pods or two believers): $violations"
 [ "$violations" -eq 0 ] || { grep '"violation": true' "$W/monitor.jsonl" | head -5 >&2; fail "$violations invariant violations"; }

@@ -43,8 +43,10 @@ struct ControllerOptions {
   bool handover_newest = true;
   std::string revision;  // --revision: this pod's pod-template-hash (the chart sets it)
   std::chrono::milliseconds handover_grace{2000};  // --handover-grace: followers' hold-back
-  // --drain: a leader that stops or hands over stays stepped down and unlabelled this long
-  // before it releases, so the Service stops routing to it before anyone else leads.
+  // --drain. On stop: a leader unlabels itself and releases while still leading, then keeps
+  // answering (truthfully, as a follower) this long, so requests kube-proxy still routes to
+  // it get an answer rather than a refused connection. On a planned handover (the Lease
+  // annotation): it steps down and unlabels, and waits this long before releasing.
   std::chrono::milliseconds drain{1000};
 };
 

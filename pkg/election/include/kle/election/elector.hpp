@@ -62,8 +62,9 @@ class Elector {
   // in one conditional write, and goes on as a follower. False when not leading.
   bool hand_over(std::string successor, std::string newest_revision = {});
   // Stops believing at once (leadership_lost) without releasing: nobody else can take the
-  // record that still names us, and we never take it back. stop() then releases it. The
-  // controller's graceful stop: resign, unlabel, drain, stop.
+  // record that still names us, and we never take it back. stop() then releases it. (stop()
+  // alone also steps down before its release; resign() is for a caller that must stop
+  // believing some time before it can release.)
   void resign();
   // The successor (and newest revision) stop()'s release names; empty: none.
   void set_release_hint(std::string successor, std::string newest_revision = {});
