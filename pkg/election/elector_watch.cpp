@@ -5,6 +5,7 @@
 #include <csignal>
 #include <variant>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -34,6 +35,10 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
     if (machine.stopping()) break;
     if (outcome.index() == 1) {
       machine.on_watch_quiet(clock->now());
+      // The holder may be dead: open the takeover write's connection now, while its lease
+      // still runs, so the takeover does not pay TCP + TLS (issue 14). Beside the new watch,
+      // not before it; self keeps the lock alive, and a failed warm-up changes nothing.
+      asio::co_spawn(ex, lock->warm(), [self](const std::exception_ptr&) {});
       continue;
     }
     const auto reconnect_at = machine.on_watch_ended(clock->now(), std::get<0>(outcome));

@@ -153,6 +153,8 @@ void Client::set_observer(RequestObserver observer) { observer_ = std::move(obse
 const ClusterConfig& Client::config() const noexcept { return config_; }
 void Client::close() { transport_->close(); }
 
+net::awaitable<Result<void>> Client::warm() { return transport_->warm(); }
+
 net::awaitable<Result<Lease>> Client::get_lease(std::string ns, std::string name) {
   if (auto bad = check_names(ns, name, "get lease")) co_return *bad;
   auto body = co_await send(*transport_, observer_, make_request(http_verb::get, lease_path(ns, name)));

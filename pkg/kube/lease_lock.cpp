@@ -30,4 +30,8 @@ boost::asio::awaitable<api::Result<void>> KubeLeaseLock::watch(
   return client_.watch_lease(namespace_, name_, std::move(resource_version), std::move(on_event));
 }
 
+boost::asio::awaitable<void> KubeLeaseLock::warm() {
+  (void)co_await client_.warm();
+}
+
 }  // namespace kle::kube

@@ -179,6 +179,30 @@ struct Transport::Impl {
     return nullptr;
   }
 
+  // Drops what take_idle() would skip anyway, so that expired connections do not fill the pool.
+  void drop_expired() {
+    const auto now = Clock::now();
+    std::erase_if(idle, [&](const ConnPtr& c) { return now - c->idle_since > options.max_idle_time; });
+  }
+
+  net::awaitable<Result<void>> warm() {
+    drop_expired();
+    const auto now = Clock::now();
+    for (const auto& c : idle) {
+      if (now - c->idle_since < options.max_idle_time / 2) co_return Result<void>{};
+    }
+    auto made = fresh_connection();
+    if (!made) co_return made.error();
+    ConnPtr conn = std::move(made).value();
+    {
+      ActiveScope scope(active, conn.get());  // close() aborts it like a request
+      if (auto opened = co_await open(*conn, now + options.request_timeout); !opened) co_return opened.error();
+    }
+    ++stats.connections_warmed;
+    put_idle(std::move(conn));
+    co_return Result<void>{};
+  }
+
   void put_idle(ConnPtr c) {
     if (idle.size() >= options.max_idle_connections || c->buffer.size() != 0) return;
     c->idle_since = Clock::now();
@@ -329,6 +353,14 @@ net::awaitable<Result<HttpResponse>> Transport::stream(HttpRequest req, std::chr
     co_return co_await impl_->stream(std::move(req), idle_timeout, std::move(sink));
   } catch (const boost::system::system_error& e) {
     co_return local_error(ErrorKind::cancelled, std::string("stream cancelled: ") + e.what());
+  }
+}
+
+net::awaitable<Result<void>> Transport::warm() {
+  try {
+    co_return co_await impl_->warm();
+  } catch (const boost::system::system_error& e) {
+    co_return local_error(ErrorKind::cancelled, std::string("warm-up cancelled: ") + e.what());
   }
 }
 

@@ -47,6 +47,7 @@ struct FakeClient {
   };
   std::string name;
   int gets = 0, creates = 0, updates = 0, watches = 0;
+  std::vector<Clock::time_point> warms;  // when LeaseLock::warm() was called (it is no request)
   Clock::duration latency{0};  // virtual time before the server handles a request
   bool partitioned = false;    // every request fails with transport; watches end
   std::vector<Fault> faults;
@@ -252,6 +253,11 @@ class FakeLeaseLock final : public election::LeaseLock {
       auto cs = co_await boost::asio::this_coro::cancellation_state;
       if (cs.cancelled() != boost::asio::cancellation_type::none) co_return fake_error(api::ErrorKind::cancelled);
     }
+  }
+
+  boost::asio::awaitable<void> warm() override {
+    client_->warms.push_back(store_->time().now());
+    co_return;
   }
 
   [[nodiscard]] std::string lease_namespace() const override { return store_->lease_namespace(); }

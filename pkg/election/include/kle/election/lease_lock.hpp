@@ -27,6 +27,11 @@ class LeaseLock {
   // coroutine's cancellation slot (terminal); it does not wait for it to return.
   virtual boost::asio::awaitable<api::Result<void>> watch(std::string resource_version,
                                                           std::function<void(const LeaseEvent&)> on_event) = 0;
+  // Called by a follower when the holder seems to have stopped renewing (its watch went
+  // quiet), well before the lease can expire: prepares what the takeover write will need
+  // (the real lock opens its connection now) without making a request. Best effort: it
+  // reports nothing, and a lock with nothing to prepare keeps this default.
+  virtual boost::asio::awaitable<void> warm() { co_return; }
   // What is contended; the elector takes these over its options' names.
   [[nodiscard]] virtual std::string lease_namespace() const = 0;
   [[nodiscard]] virtual std::string lease_name() const = 0;

@@ -87,6 +87,10 @@ class Client {
   boost::asio::awaitable<Result<Pod>> patch_pod_labels(std::string ns, std::string name,
                                                        std::map<std::string, std::optional<std::string>> labels);
 
+  // Opens one connection into the pool without sending a request (Transport::warm), so the
+  // next call skips TCP + TLS; an error only means that call connects as usual.
+  boost::asio::awaitable<Result<void>> warm();
+
   // Closes pooled connections and cancels in-flight requests, watches included (used by
   // stop()); they end with ErrorKind::cancelled. Not permanent: later calls connect afresh,
   // so stop() can still release the lease after cancelling the watch.

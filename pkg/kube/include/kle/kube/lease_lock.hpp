@@ -22,6 +22,9 @@ class KubeLeaseLock final : public election::LeaseLock {
   boost::asio::awaitable<api::Result<api::Lease>> update(api::Lease lease) override;
   boost::asio::awaitable<api::Result<void>> watch(std::string resource_version,
                                                   std::function<void(const election::LeaseEvent&)> on_event) override;
+  // Client::warm: one TLS connection into the client's pool, no request. A failure is
+  // dropped: the takeover write then connects as it would have anyway.
+  boost::asio::awaitable<void> warm() override;
   [[nodiscard]] std::string lease_namespace() const override { return namespace_; }
   [[nodiscard]] std::string lease_name() const override { return name_; }
 

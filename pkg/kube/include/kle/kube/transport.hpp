@@ -81,6 +81,7 @@ struct TransportStats {
   std::uint64_t connections_opened = 0;
   std::uint64_t connections_reused = 0;
   std::uint64_t stale_retries = 0;  // requests retried because a pooled connection was dead
+  std::uint64_t connections_warmed = 0;  // opened by warm() into the pool, no request sent
 };
 
 class Transport {
@@ -101,6 +102,15 @@ class Transport {
   boost::asio::awaitable<api::Result<HttpResponse>> stream(HttpRequest req,
                                                            std::chrono::milliseconds idle_timeout,
                                                            BodySink sink);
+
+  // Opens one connection (TCP + TLS, verified as for any request) into the idle pool
+  // without sending a request, so that the next request() skips the handshakes: a follower
+  // whose leader went silent calls it before its takeover write (issue 14). Nothing is sent
+  // to the server, so it costs the apiserver one accepted connection and no request. Does
+  // nothing while the pool holds a connection idle for less than half of max_idle_time,
+  // which will still be reusable when the takeover comes. An error only means the next
+  // request connects as usual.
+  boost::asio::awaitable<api::Result<void>> warm();
 
   // Drops idle connections and aborts every request in flight (they fail with
   // ErrorKind::cancelled). The Transport stays usable: later requests connect afresh.
