@@ -70,6 +70,7 @@ struct Controller::Impl {
   [[nodiscard]] bool following() const;
   asio::awaitable<int> shutdown();
   asio::awaitable<void> name_successor();
+  asio::awaitable<void> note_newest_revision();
 };
 
 std::optional<int> Controller::Impl::setup() {
@@ -186,6 +187,7 @@ asio::awaitable<void> Controller::Impl::reconcile_rounds() {
     if (shutting_down) break;  // shutdown() clears our own label itself
     if (elector->current_leader()) {
       co_await labeler->reconcile_as_leader([this] { return leading(); });
+      if (opt.handover_newest && pod_api) co_await note_newest_revision();
     } else {
       co_await labeler->reconcile_as_follower([this] { return following(); });
     }
@@ -224,6 +226,15 @@ asio::awaitable<void> Controller::Impl::watch_signals() {
 }
 
 void Controller::Impl::request_stop() { stop_requested.set(); }
+
+// The leader's record of the newest Ready revision (docs/HANDOVER.md, "After a crash"): one
+// list of our release's pods per leader round (on leadership events and every
+// --reconcile-interval); the next renewal writes it if it changed. A failed list changes nothing.
+asio::awaitable<void> Controller::Impl::note_newest_revision() {
+  const auto pods = co_await pod_api->list("");
+  if (!pods || !leading()) co_return;
+  elector->note_newest_revision(newest_ready_revision(pods.value().items));
+}
 
 // One list of our release's pods; a failure only means the release names nobody.
 asio::awaitable<void> Controller::Impl::name_successor() {

@@ -26,6 +26,19 @@ std::map<std::string, std::string> revision_ages(const std::vector<api::Pod>& po
 
 }  // namespace
 
+std::string newest_ready_revision(const std::vector<api::Pod>& pods) {
+  const auto born = revision_ages(pods);
+  std::pair<std::string, std::string> best;  // (age, revision): the youngest, ties by name
+  for (const auto& pod : pods) {
+    const std::string rev = revision_of(pod);
+    if (!pod.ready || pod.deleting || rev.empty()) continue;
+    const auto it = born.find(rev);
+    if (it == born.end()) continue;
+    best = std::max(best, std::make_pair(it->second, rev));
+  }
+  return best.second;
+}
+
 std::optional<Successor> choose_successor(const std::vector<api::Pod>& pods, const std::string& own_pod,
                                           const std::string& own_revision) {
   const auto born = revision_ages(pods);

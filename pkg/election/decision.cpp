@@ -67,7 +67,9 @@ api::LeaseSpec acquired_spec(const DecisionInput& in, const std::optional<api::L
 // older_grace, when no pod of that revision took the lease: the record is stale (that
 // revision is gone, say a rollout undone while its pods crashed). The winner's revision
 // replaces it, or every later crash failover would pay older_grace for as long as the Lease
-// lives.
+// lives. A leader's renewal records the newest revision it saw Ready (its controller lists
+// the pods each reconcile round), so the record exists, and stays true, before any handover:
+// a leader that crashes mid-rollout leaves older followers holding back too.
 api::Lease written(const DecisionInput& in, const api::Lease& base, api::LeaseSpec spec, bool acquisition) {
   api::Lease out = base;
   out.spec = std::move(spec);
@@ -77,6 +79,8 @@ api::Lease written(const DecisionInput& in, const api::Lease& base, api::LeaseSp
   const auto newest = api::lease_annotation(out, kNewestRevisionAnnotation);
   if (acquisition && !in.revision.empty() && newest && !newest->empty() && *newest != in.revision) {
     api::set_lease_annotation(out, kNewestRevisionAnnotation, std::string(in.revision));
+  } else if (!acquisition && !in.newest_revision.empty() && newest != in.newest_revision) {
+    api::set_lease_annotation(out, kNewestRevisionAnnotation, std::string(in.newest_revision));
   }
   return out;
 }

@@ -276,6 +276,11 @@ void Elector::resign() {
   impl_->wake();
 }
 
+void Elector::note_newest_revision(std::string revision) {
+  impl_->owner.check("note_newest_revision()");
+  impl_->machine.set_newest_revision(std::move(revision));
+}
+
 void Elector::set_release_hint(std::string successor, std::string newest_revision) {
   impl_->owner.check("set_release_hint()");
   impl_->machine.set_release_hint(HandoverHint{std::move(successor), std::move(newest_revision)});

@@ -59,6 +59,7 @@ DecisionInput Machine::decision_input(Clock::time_point now, api::MicroTime wall
   in.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(cfg_.timings.lease_duration);
   in.am_leader = leader_;
   in.revision = cfg_.revision;
+  in.newest_revision = newest_revision_;
   in.handover_grace = cfg_.handover_grace;
   in.older_grace = cfg_.older_grace;
   return in;

@@ -5,6 +5,7 @@
 
 using namespace kle;
 using kle::controller::choose_successor;
+using kle::controller::newest_ready_revision;
 
 namespace {
 
@@ -57,4 +58,20 @@ TEST_CASE("successor: a plain delete of the leader names the longest-lived Ready
   const auto s = choose_successor(pods, "a", "r1");
   REQUIRE(s);
   CHECK(s->pod == "c");
+}
+
+TEST_CASE("newest Ready revision: the youngest revision with a Ready pod not being deleted") {
+  CHECK(newest_ready_revision({}).empty());
+  CHECK(newest_ready_revision({pod("a", "", "2026-12-02T10:00:00Z")}).empty());
+  const std::vector<api::Pod> rolling = {pod("old-a", "r1", "2026-12-02T10:00:00Z"),
+                                         pod("new-a", "r2", "2026-12-02T11:00:00Z")};
+  CHECK(newest_ready_revision(rolling) == "r2");
+  // The new revision's only pod is not Ready yet, or is being deleted: not a place to go.
+  CHECK(newest_ready_revision({pod("old-a", "r1", "2026-12-02T10:00:00Z"),
+                               pod("new-a", "r2", "2026-12-02T11:00:00Z", false)}) == "r1");
+  CHECK(newest_ready_revision({pod("old-a", "r1", "2026-12-02T10:00:00Z"),
+                               pod("new-a", "r2", "2026-12-02T11:00:00Z", true, true)}) == "r1");
+  // An old pod re-created mid-rollout does not make its revision the newest.
+  CHECK(newest_ready_revision({pod("old-a", "r1", "2026-12-02T10:00:00Z"), pod("old-b", "r1", "2026-12-02T11:00:30Z"),
+                               pod("new-a", "r2", "2026-12-02T11:00:00Z")}) == "r2");
 }

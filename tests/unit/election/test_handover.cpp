@@ -154,6 +154,31 @@ TEST_CASE("handover decide: an older revision holds back the extra grace, the ne
   }
 }
 
+TEST_CASE("handover decide: a leader's renewal records the newest Ready revision it was told of") {
+  // A leader of the old revision mid-rollout, before any handover: its controller saw a
+  // Ready pod of the new one. If it crashes now, old followers must hold back.
+  auto in = input(record("me", "7"), 1s, "me", "old-hash");
+  in.am_leader = true;
+  in.newest_revision = "new-hash";
+  const auto d = decide(in);
+  REQUIRE(d.reason == Reason::renewed);
+  CHECK(api::lease_annotation(d.record, kNewestRevisionAnnotation) == "new-hash");
+  auto crashed = d.record;
+  CHECK(decide(input(crashed, 15s, "old-follower", "old-hash")).action == Action::none);  // holds back
+  CHECK(decide(input(crashed, 15s, "new-follower", "new-hash")).action == Action::update);
+  SECTION("a rollout undone: the leader's next view replaces the record") {
+    auto again = input(hinted(record("me", "8"), "", "new-hash"), 1s, "me", "old-hash");
+    again.am_leader = true;
+    again.newest_revision = "old-hash";
+    CHECK(api::lease_annotation(decide(again).record, kNewestRevisionAnnotation) == "old-hash");
+  }
+  SECTION("unknown (empty) leaves the record as it is") {
+    auto unknown = input(hinted(record("me", "8"), "", "new-hash"), 1s, "me", "old-hash");
+    unknown.am_leader = true;
+    CHECK(api::lease_annotation(decide(unknown).record, kNewestRevisionAnnotation) == "new-hash");
+  }
+}
+
 TEST_CASE("handover decide: a renewal drops a hint naming the leader itself") {
   auto in = input(hinted(record("me", "7"), "me"), 1s);
   in.am_leader = true;

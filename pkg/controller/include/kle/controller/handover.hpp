@@ -25,6 +25,11 @@ struct Successor {
 // A Ready pod that is not being deleted, not us, of the newest revision among the live pods,
 // and never of a revision older than ours (`own_revision`, or our pod's label when empty).
 // Among those, the longest-lived. nullopt when there is none: the release names nobody.
+// The newest revision (as above) that has a Ready pod not being deleted; "" when none has a
+// revision. The leader records it on the Lease with each renewal (Elector::note_newest_revision),
+// so followers of older revisions hold back after a crash as well as after a handover.
+std::string newest_ready_revision(const std::vector<api::Pod>& pods);
+
 std::optional<Successor> choose_successor(const std::vector<api::Pod>& pods, const std::string& own_pod,
                                           const std::string& own_revision);
 

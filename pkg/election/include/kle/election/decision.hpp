@@ -41,6 +41,10 @@ struct DecisionInput {
   // preferred holder is taken only handover_grace after it became free by our clock; one
   // whose newest-revision differs from ours (when ours is known) older_grace later still.
   std::string_view revision;
+  // What the leader last saw as the newest revision with a Ready pod (empty: unknown). A
+  // renewal records it as newest-revision, so that after a crash mid-rollout, before any
+  // handover has recorded it, older followers still hold back (docs/HANDOVER.md).
+  std::string_view newest_revision;
   Clock::duration handover_grace{};
   Clock::duration older_grace{};
 };

@@ -68,6 +68,10 @@ class Elector {
   void resign();
   // The successor (and newest revision) stop()'s release names; empty: none.
   void set_release_hint(std::string successor, std::string newest_revision = {});
+  // The newest revision (pod-template-hash) that has a Ready pod, as the caller last saw it.
+  // While leading, the next renewal records it on the Lease (newest-revision), so followers
+  // of older revisions hold back after a crash too. Empty: unknown, nothing is written.
+  void note_newest_revision(std::string revision);
 
   [[nodiscard]] bool current_leader() const noexcept;
   [[nodiscard]] const std::string& lease_name() const noexcept;

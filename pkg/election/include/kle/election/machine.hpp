@@ -113,10 +113,13 @@ class Machine {
   // same conditional write. False (nothing done) when not leading.
   bool hand_over(Clock::time_point now, HandoverHint hint);
   // Stop believing without releasing: the record keeps naming us (so nobody takes it) and
-  // we do not take it back; stop() releases it. The graceful stop's first step.
+  // we do not take it back; stop() releases it.
   void resign();
   // The successor a stop()'s release names (empty: none).
   void set_release_hint(HandoverHint hint) { release_hint_ = std::move(hint); }
+  // The newest revision with a Ready pod, as the leader last saw it; our next renewal
+  // records it (DecisionInput::newest_revision). Empty: unknown, the record is left alone.
+  void set_newest_revision(std::string revision) { newest_revision_ = std::move(revision); }
 
   // --- stopping (stop(), a signal, a failed coroutine) and the release
   void request_stop();
@@ -216,6 +219,7 @@ class Machine {
   };
   std::optional<Handover> handover_;
   HandoverHint release_hint_;
+  std::string newest_revision_;
 
   // The release on stop.
   std::optional<api::Lease> release_held_;
