@@ -26,6 +26,17 @@ cl_live_pid() {
   echo "$pid"
 }
 
+# cl_not_dead <name>: the process cl_start started for <name> has not exited (it may still be
+# between fork and exec, when its cmdline is still this shell's and cl_live_pid does not
+# know it yet: on a loaded machine that lasts long enough for a start-up wait to see it).
+cl_not_dead() {
+  local f="$KLE_CLUSTER_DIR/pids/$1.pid" pid stat
+  [ -f "$f" ] && pid="$(cat "$f")" && [ -n "$pid" ] || return 1
+  stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"          # after "pid (comm) ": the state letter comes first
+  [ "${stat%% *}" != Z ]       # a zombie has exited (not reaped yet by this shell)
+}
+
 # cl_stop <name> [signal]: stops one component by PID: the signal (TERM by default), up to
 # 10 s grace, then KILL. Fine if it is not running.
 cl_stop() {
@@ -68,7 +79,7 @@ cl_start() {
 cl_wait_ok() {
   local name="$1" url="$2" deadline=$((SECONDS + ${KLE_CLUSTER_READY_TIMEOUT:-120})); shift 2
   until curl -fsS -o /dev/null --max-time 2 "$@" "$url" 2>/dev/null; do
-    if ! cl_live_pid "$name" >/dev/null; then
+    if ! cl_not_dead "$name"; then
       tail -n 30 "$KLE_CLUSTER_DIR/logs/$name.log" >&2 || true
       cl_die "$name exited during start-up (log above)"
     fi
