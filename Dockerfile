@@ -31,17 +31,17 @@ RUN cmake --preset release \
 # The runtime is distroless/cc-debian12 (about 25 MB): it already holds what a C++ binary
 # needs from Debian 12 (libc6, libgcc-s1, libstdc++6, ca-certificates; its libssl3 goes
 # unused, since the release preset links OpenSSL statically) and nothing else: no shell, no
-# package manager. The two libraries it lacks are copied from the build stage's Debian
-# packages (the same release), named one by one so tests/chart/test_dockerfile_libs.sh can
-# prove the list equals what `ldd` asks for. Boost.Program_options is linked statically too;
-# libstdc++ stays shared because prometheus-cpp (shipped only as a .so) links it, and a
-# second, static copy would give the process two C++ runtimes.
+# package manager. The one library it lacks, prometheus-cpp-core, is copied from the build
+# stage's Debian package (the same release), named so tests/chart/test_dockerfile_libs.sh can
+# prove the list equals what `ldd` asks for. Boost.Program_options and yaml-cpp are linked
+# statically too (cmake/kle_static_deps.cmake); libstdc++ stays shared because prometheus-cpp
+# (shipped only as a .so) links it, and a second, static copy would give the process two C++
+# runtimes.
 # debian-slim with apt-get would be ~80 MB for the same binary. amd64 paths: the image is
 # built for linux/amd64.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build \
      /usr/lib/x86_64-linux-gnu/libprometheus-cpp-core.so.1.0 \
-     /usr/lib/x86_64-linux-gnu/libyaml-cpp.so.0.7 \
      /usr/lib/x86_64-linux-gnu/
 COPY --from=build /src/build/release/cmd/leader-elector/leader-elector /usr/local/bin/leader-elector
 # 65532: distroless's "nonroot"; numeric so the kubelet can verify runAsNonRoot.

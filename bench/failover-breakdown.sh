@@ -12,6 +12,8 @@
 #            write), minus the lease duration.
 #   confirm  the new leader logs "leadership acquired" (the write's answer), minus lease.
 #   watch    the watch delivers the new holder, minus the lease duration.
+#   quiet    the new leader's watch went quiet (its holder stopped renewing), from R: where it
+#            warms its connection for the takeover (LeaseLock::warm), well before R + lease.
 #   late     expired - seen: how late the follower's expiry timer fired after its deadline.
 #   rtt      confirm - sent: the takeover write's round trip.
 #   idle     seconds since the new leader started (a follower's last request other than the
@@ -30,26 +32,17 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 K=20 BUILD="$repo/build/dev" SETTLE=
 # Read by bench/lib/electors.sh (sourced below).
 BE_LEASE_S=5 BE_DEADLINE_S=3 BE_RETRY_S=1 BE_REQ_TIMEOUT_S=2
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --kills) K=$2; shift ;;
-    --settle) SETTLE=$2; shift ;;
-    --lease) BE_LEASE_S=$2; shift ;;
-    --deadline) BE_DEADLINE_S=$2; shift ;;
-    --retry) BE_RETRY_S=$2; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-    -*) echo "failover-breakdown: unknown flag $1" >&2; exit 2 ;;
-    *) BUILD=$1 ;;
-  esac
-  shift
-done
+# shellcheck source=bench/lib/cluster.sh
+. "$repo/bench/lib/cluster.sh"
+CLI_VALUE=([--kills]=K [--settle]=SETTLE [--lease]=BE_LEASE_S [--deadline]=BE_DEADLINE_S [--retry]=BE_RETRY_S)
+cli_parse failover-breakdown 2,29 "$@"
+[ "${#CLI_ARGS[@]}" -le 1 ] || { echo "failover-breakdown: one BUILD_DIR at most, got ${CLI_ARGS[*]}" >&2; exit 2; }
+BUILD="${CLI_ARGS[0]:-$BUILD}"
 BUILD_DIR="$(cd "$BUILD" 2>/dev/null && pwd)" || { echo "failover-breakdown: no build dir '$BUILD'" >&2; exit 2; }
 export BUILD_DIR
 for t in jq curl python3; do command -v "$t" >/dev/null || { echo "failover-breakdown: $t is required" >&2; exit 1; }; done
 log() { printf '[failover %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# shellcheck source=bench/lib/cluster.sh
-. "$repo/bench/lib/cluster.sh"
 cluster_ensure failover
 # Debug level, for "trying to take the lease"; JSON lines with ms timestamps.
 export LEADER_ELECTOR_LOG_LEVEL=debug LEADER_ELECTOR_LOG_FORMAT=json
@@ -139,7 +132,7 @@ def log_ms(ident, msg, after):
                 return t
     return None
 
-cols = ["seen", "expired", "sent", "confirm", "watch", "late", "rtt", "idle"]
+cols = ["seen", "quiet", "expired", "sent", "confirm", "watch", "late", "rtt", "idle"]
 rows = []
 print("kill  dead->new     renewTime(R)              " + " ".join(f"{c:>8}" for c in cols))
 for line in open(kills):
@@ -153,7 +146,9 @@ for line in open(kills):
     t_new, _, acquire, _ = took[0]
     tried = log_ms(new, "trying to take the lease", t0)
     confirmed = log_ms(new, "leadership acquired", t0)
+    quiet = log_ms(new, "lease watch quiet while the lease is held; watching again", t0)
     v = {"seen": arrival - r,
+         "quiet": quiet - r if quiet and quiet < (confirmed or quiet + 1) else None,
          "expired": tried - r - lease if tried else None,
          "sent": acquire - r - lease if acquire else None,
          "confirm": confirmed - r - lease if confirmed else None,
@@ -177,4 +172,11 @@ for name, q in (("p50", 50), ("p99", 99), ("max", 100)):
         xs = [r[c] for r in rows if r[c] is not None]
         out.append(f"{rank(xs, q):8.1f}" if xs else f"{'-':>8}")
     print(f"{name:>4}  {'':<42}" + " ".join(out))
+# The takeover write's round trip by the winner's age: past max_idle_time (60 s) a pool
+# without a warmed connection must open a fresh TCP + TLS connection for it.
+for label, pick in (("winner idle <= 60 s", lambda r: r["idle"] <= 60), ("winner idle > 60 s", lambda r: r["idle"] > 60)):
+    xs = [r["rtt"] for r in rows if pick(r) and r["rtt"] is not None]
+    cs = [r["confirm"] for r in rows if pick(r) and r["confirm"] is not None]
+    if xs:
+        print(f"{label}: n={len(xs)}  rtt p50 {rank(xs, 50):.1f} max {max(xs):.1f}  confirm p50 {rank(cs, 50):.1f} max {max(cs):.1f}")
 PY

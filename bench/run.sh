@@ -20,22 +20,15 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cmdline="bench/run.sh $(printf '%q ' "$@")"; cmdline=${cmdline% }
 N=50 K=5 R=5 A=2 IDLE=60 ELECTORS="ours clientgo node" OUT='' QUICK=false BUILD=''
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --quick) QUICK=true N=10 K=2 R=3 A=1 IDLE=20 ;;
-    --n) N=$2; shift ;;
-    --crash-runs) K=$2; shift ;;
-    --first-runs) R=$2; shift ;;
-    --aged-runs) A=$2; shift ;;
-    --idle-seconds) IDLE=$2; shift ;;
-    --electors) ELECTORS=$2; shift ;;
-    --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-    -*) echo "bench: unknown flag $1" >&2; exit 2 ;;
-    *) BUILD=$1 ;;
-  esac
-  shift
-done
+# shellcheck source=bench/lib/cluster.sh
+. "$repo/bench/lib/cluster.sh"
+quick() { QUICK=true N=10 K=2 R=3 A=1 IDLE=20; }
+CLI_SWITCH=([--quick]=quick)
+CLI_VALUE=([--n]=N [--crash-runs]=K [--first-runs]=R [--aged-runs]=A [--idle-seconds]=IDLE
+           [--electors]=ELECTORS [--out]=OUT)
+cli_parse bench 2,20 "$@"
+[ "${#CLI_ARGS[@]}" -le 1 ] || { echo "bench: one BUILD_DIR at most, got ${CLI_ARGS[*]}" >&2; exit 2; }
+BUILD="${CLI_ARGS[0]:-}"
 [ -n "$BUILD" ] || { echo "usage: bench/run.sh [--quick] ... BUILD_DIR" >&2; exit 2; }
 BUILD_DIR="$(cd "$BUILD" 2>/dev/null && pwd)" || { echo "bench: no build dir '$BUILD'" >&2; exit 2; }
 export BUILD_DIR

@@ -179,4 +179,11 @@ class Harness {
   Clock::time_point overlap_allowed_until{};
 };
 
+// Waits for the leader's next renewal to complete; returns its send time.
+inline Clock::time_point next_renewal(Harness& h, Member& m) {
+  const auto before = *m.elector->last_renewal();
+  REQUIRE(h.run_until([&] { return *m.elector->last_renewal() != before; }, std::chrono::seconds(3)));
+  return *m.elector->last_renewal();
+}
+
 }  // namespace kle::testing

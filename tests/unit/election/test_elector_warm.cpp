@@ -1,21 +1,13 @@
 // LeaseLock::warm (issue 14, item 2): a follower whose holder went silent prepares its
 // takeover write (the real lock opens its TLS connection) while the lease still runs, so a
 // crash failover does not pay a handshake; and it never does so while the holder renews.
+// (A silent holder that cannot be replaced: one warm-up per quiet reconnect, in
+// test_elector_hardening.cpp.)
 #include "harness.hpp"
 
 using namespace kle;
 using namespace kle::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-Clock::time_point next_renewal(Harness& h, Member& m) {
-  const auto before = *m.elector->last_renewal();
-  REQUIRE(h.run_until([&] { return *m.elector->last_renewal() != before; }, 3s));
-  return *m.elector->last_renewal();
-}
-
-}  // namespace
 
 TEST_CASE("warm: a follower warms once when the holder stops renewing, before it takes over") {
   Harness h;
@@ -55,22 +47,4 @@ TEST_CASE("warm: idle followers never warm while the holder renews, and neither 
   CHECK(a.client->warms.empty());
   CHECK(b.client->warms.empty());
   CHECK(c.client->warms.empty());
-}
-
-TEST_CASE("warm: a holder that stays silent and cannot be replaced costs one warm-up per quiet reconnect") {
-  // The quiet reconnects back off (6, 12, 24 s, then every lease duration), and each one
-  // warms: the real transport skips it while its pooled connection is still young.
-  Harness h;
-  auto& b = h.add("b");
-  api::Lease ghost;
-  ghost.spec.holder_identity = "ghost";  // never renews
-  ghost.spec.lease_duration_seconds = 15;
-  REQUIRE(h.store->create(ghost).ok());
-  b.client->fail_next(FakeClient::Op::update, api::ErrorKind::forbidden, 1000000);  // b may not take it
-  h.start(b);
-  h.run_for(1ms);
-  const int watches = b.client->watches;
-  h.run_for(90s);
-  CHECK(b.client->watches == watches + 5);
-  CHECK(b.client->warms.size() == 5);
 }

@@ -12,14 +12,9 @@
 #include <kle/kube/transport.hpp>
 
 using namespace std::chrono_literals;
+using namespace kle::kube;
+using namespace kle::testing;
 using kle::api::Result;
-using kle::kube::HttpRequest;
-using kle::kube::Transport;
-using kle::kube::TransportOptions;
-using kle::testing::FakeApiServer;
-using kle::testing::FakeReply;
-using kle::testing::FakeRequest;
-using kle::testing::run_against;
 namespace net = boost::asio;
 
 namespace {
