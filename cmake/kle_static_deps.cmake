@@ -11,7 +11,7 @@
 # ASLR; -no-pie would drop them too, but without ASLR.
 # And it compiles at -Os, not -O3: an idle replica has nearly all of its text resident (start-up
 # touches code all over it and the kernel maps 64 KiB around each fault), so text size is
-# resident size; -Os cut .text from 4.7 to 3.8 MB and VmRSS by 1 MiB. The controller spends
+# resident size; -Os cut .text from 4.7 to 3.8 MB and VmRSS by 1.0 MiB. The controller spends
 # its CPU in OpenSSL and the kernel, which this does not change (bench/RESULTS.md, issue 14).
 # prometheus-cpp stays shared: Debian ships no archive of it, and because it links
 # libstdc++.so, libstdc++ stays shared too (a second, static C++ runtime would not save it).
