@@ -95,6 +95,15 @@ bench: tools
 	@$(MAKE) --no-print-directory PRESET=release build
 	@bench/run.sh build/release
 
+# Many Leases in one process (issue #14): ours (one shared watch) beside client-go (one
+# LeaderElector per Lease) at N = 1, 100 and 1000. Minutes, so not part of `make test`.
+# An optimised build of the driver (the dev preset with CMAKE_BUILD_TYPE=Release). Flags
+# through ML_FLAGS, e.g. ML_FLAGS='--window 600 --counts 1000'.
+bench-many-leases: deps tools
+	@cmake --preset dev -B build/bench-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build/bench-release -j $(JOBS) --target many-leases
+	@bench/many-leases.sh $(ML_FLAGS) build/bench-release
+
 # clang-tidy (.clang-tidy: bugprone, performance, clang-analyzer); zero findings in our code.
 lint: build
 	@hack/lint.sh $(BUILD_DIR)
@@ -108,7 +117,7 @@ clean:
 # network namespace with the control plane. test-real-node: helm install + failover table
 # (KLE_FAILOVERS per kind, KLE_ELECTION=lease/renew/retry/request; chart defaults if unset),
 # then sidecar mode.
-.PHONY: image node-up node-down test-real-node bench-rollout
+.PHONY: image node-up node-down test-real-node bench-rollout bench-many-leases
 image:
 	@hack/image/build.sh
 

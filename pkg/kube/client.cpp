@@ -132,6 +132,31 @@ class WatchLineSplitter {
   std::string pending_;
 };
 
+// A LeaseList: {"metadata":{"resourceVersion":...},"items":[Lease...]}.
+Result<LeaseList> parse_lease_list(std::string_view body) {
+  auto parsed = api::parse_json(body, "lease list");
+  if (!parsed) return std::move(parsed).error();
+  const Json& j = parsed.value();
+  const auto items = j.is_object() ? j.find("items") : j.end();
+  const auto meta = j.is_object() ? j.find("metadata") : j.end();
+  if (!j.is_object() || meta == j.end() || !meta->is_object() || (items != j.end() && !items->is_array() && !items->is_null()))
+    return api::local_error(ErrorKind::bad_response, "lease list without metadata or an items array");
+  LeaseList list;
+  const auto rv = meta->find("resourceVersion");
+  if (rv == meta->end() || !rv->is_string() || rv->get_ref<const std::string&>().empty())
+    return api::local_error(ErrorKind::bad_response, "lease list without metadata.resourceVersion");
+  list.resource_version = rv->get<std::string>();
+  if (items != j.end() && items->is_array()) {
+    list.items.reserve(items->size());
+    for (const Json& item : *items) {
+      auto lease = api::lease_from_json(item);
+      if (!lease) return std::move(lease).error();
+      list.items.push_back(std::move(lease).value());
+    }
+  }
+  return list;
+}
+
 TransportOptions transport_options(const ClientOptions& o) {
   TransportOptions t;
   t.request_timeout = o.request_timeout;
@@ -143,7 +168,8 @@ TransportOptions transport_options(const ClientOptions& o) {
 }  // namespace
 
 Client::Client(net::any_io_executor ex, ClusterConfig config, ClientOptions options)
-    : transport_(std::make_unique<Transport>(std::move(ex), config, transport_options(options))),
+    : ex_(ex),
+      transport_(std::make_unique<Transport>(std::move(ex), config, transport_options(options))),
       config_(std::move(config)),
       options_(std::move(options)) {}
 
@@ -151,6 +177,7 @@ Client::~Client() = default;
 
 void Client::set_observer(RequestObserver observer) { observer_ = std::move(observer); }
 const ClusterConfig& Client::config() const noexcept { return config_; }
+net::any_io_executor Client::executor() const noexcept { return ex_; }
 void Client::close() { transport_->close(); }
 
 net::awaitable<Result<void>> Client::warm() { return transport_->warm(); }
@@ -194,6 +221,18 @@ net::awaitable<Result<void>> Client::watch_lease(std::string ns, std::string nam
                                                  std::function<void(const LeaseWatchEvent&)> on_event) {
   if (auto bad = check_names(ns, name, "watch lease")) co_return *bad;
   std::string target = lease_path(ns) + "?watch=1&fieldSelector=" + url_encode("metadata.name=" + name);
+  co_return co_await watch_target(std::move(target), std::move(resource_version), std::move(on_event));
+}
+
+net::awaitable<Result<void>> Client::watch_leases(std::string ns, std::string resource_version,
+                                                  std::function<void(const LeaseWatchEvent&)> on_event) {
+  if (ns.empty()) co_return api::local_error(ErrorKind::invalid, "watch leases: namespace is empty");
+  std::string target = lease_path(ns) + "?watch=1";
+  co_return co_await watch_target(std::move(target), std::move(resource_version), std::move(on_event));
+}
+
+net::awaitable<Result<void>> Client::watch_target(std::string target, std::string resource_version,
+                                                  std::function<void(const LeaseWatchEvent&)> on_event) {
   if (!resource_version.empty()) target += "&resourceVersion=" + url_encode(resource_version);
   target += "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count()) + "&allowWatchBookmarks=true";
   // The server ends the watch after timeoutSeconds; an idle read a little longer than that
@@ -208,6 +247,13 @@ net::awaitable<Result<void>> Client::watch_lease(std::string ns, std::string nam
   if (!res) co_return std::move(res).error();
   if (res->status / 100 != 2) co_return api::error_from_response(res->status, res->body, res->retry_after);
   co_return splitter.finish();
+}
+
+net::awaitable<Result<LeaseList>> Client::list_leases(std::string ns) {
+  if (ns.empty()) co_return api::local_error(ErrorKind::invalid, "list leases: namespace is empty");
+  auto body = co_await send(*transport_, observer_, make_request(http_verb::get, lease_path(ns)));
+  if (!body) co_return std::move(body).error();
+  co_return parse_lease_list(body.value());
 }
 
 net::awaitable<Result<Pod>> Client::get_pod(std::string ns, std::string name) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -51,6 +52,12 @@ using LeaseWatchEvent = election::LeaseEvent;
 
 class Transport;  // HTTPS with keep-alive; see transport.hpp
 
+// Every Lease of a namespace as of one resourceVersion: where a namespace watch resumes.
+struct LeaseList {
+  std::vector<Lease> items;
+  std::string resource_version;
+};
+
 class Client {
  public:
   Client(boost::asio::any_io_executor ex, ClusterConfig config, ClientOptions options = {});
@@ -62,6 +69,8 @@ class Client {
   void set_observer(RequestObserver observer);
   // Where it connects and how it authenticates (from kubeconfig or the in-cluster account).
   [[nodiscard]] const ClusterConfig& config() const noexcept;
+  // The executor every call must run on (the one given to the constructor).
+  [[nodiscard]] boost::asio::any_io_executor executor() const noexcept;
 
   // GET one Lease; not_found when it does not exist.
   boost::asio::awaitable<Result<Lease>> get_lease(std::string ns, std::string name);
@@ -78,6 +87,13 @@ class Client {
   boost::asio::awaitable<Result<void>> watch_lease(std::string ns, std::string name,
                                                    std::string resource_version,
                                                    std::function<void(const LeaseWatchEvent&)> on_event);
+
+  // LIST every Lease of the namespace in one page, with the list's resourceVersion.
+  boost::asio::awaitable<Result<LeaseList>> list_leases(std::string ns);
+  // Watches every Lease of the namespace from resource_version (a LeaseList's); otherwise as
+  // watch_lease. One stream for all of them: kube::LeaseWatchHub fans it out by name.
+  boost::asio::awaitable<Result<void>> watch_leases(std::string ns, std::string resource_version,
+                                                    std::function<void(const LeaseWatchEvent&)> on_event);
 
   // GET one Pod (labels, readiness, revision, creation and deletion times).
   boost::asio::awaitable<Result<Pod>> get_pod(std::string ns, std::string name);
@@ -99,6 +115,11 @@ class Client {
   void close();
 
  private:
+  boost::asio::awaitable<Result<void>> watch_target(std::string target, std::string resource_version,
+                                                    std::function<void(const LeaseWatchEvent&)> on_event);
+
+
+  boost::asio::any_io_executor ex_;
   std::unique_ptr<Transport> transport_;
   RequestObserver observer_;
   ClusterConfig config_;

@@ -1,0 +1,283 @@
+// The shared watch: subscriptions and fan-out (here), the list + watch loop (run()).
+// The rules a subscriber sees are in lease_watch_hub.hpp.
+#include <kle/kube/lease_watch_hub.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace kle::kube {
+namespace {
+
+namespace net = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+using EventType = LeaseWatchEvent::Type;
+
+// resourceVersions are opaque to clients, but every apiserver backed by etcd issues integers;
+// only then can the hub say one is newer. Unknown (nullopt) leads to the safe choice.
+std::optional<bool> newer_version(const std::string& a, const std::string& b) {
+  std::uint64_t x = 0;
+  std::uint64_t y = 0;
+  const auto ra = std::from_chars(a.data(), a.data() + a.size(), x);
+  const auto rb = std::from_chars(b.data(), b.data() + b.size(), y);
+  if (ra.ec != std::errc() || rb.ec != std::errc() || ra.ptr != a.data() + a.size() || rb.ptr != b.data() + b.size())
+    return std::nullopt;
+  return x > y;
+}
+
+struct Subscriber {
+  Subscriber(const net::any_io_executor& ex, std::string n, std::string from,
+             std::function<void(const LeaseWatchEvent&)> f)
+      : name(std::move(n)), rv(std::move(from)), on_event(std::move(f)), wake(ex) {}
+  std::string name;
+  std::string rv;             // the newest version it has been shown (or asked to start from)
+  bool shown_missing = false; // it was told the Lease is gone (no DELETED twice)
+  std::function<void(const LeaseWatchEvent&)> on_event;
+  net::steady_timer wake;     // never expires: cancelled to end the subscription
+  std::optional<Result<void>> end;
+};
+using SubscriberPtr = std::shared_ptr<Subscriber>;
+
+}  // namespace
+
+struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
+  Impl(net::any_io_executor e, std::string n, LeaseWatchSource s, LeaseWatchHubOptions o)
+      : ex(std::move(e)), ns(std::move(n)), source(std::move(s)), opts(std::move(o)), backoff(opts.min_backoff) {}
+
+  net::any_io_executor ex;
+  std::string ns;
+  LeaseWatchSource source;
+  LeaseWatchHubOptions opts;
+
+  std::unordered_map<std::string, api::Lease> cache;
+  std::string rv;  // of the last list, event or bookmark: where the stream resumes
+  bool synced = false;
+  bool running = false;
+  std::unordered_map<std::string, std::vector<SubscriberPtr>> subs;
+  std::size_t sub_count = 0;
+  net::cancellation_signal stop_stream;
+
+  std::optional<api::Error> last_error;
+  SteadyClock::time_point down_until{};
+  std::chrono::milliseconds backoff;
+  std::uint64_t lists = 0;
+  std::uint64_t streams = 0;
+
+  void info(std::string_view msg, log::Fields f) const {
+    if (opts.log) opts.log->info(msg, f);
+  }
+  void warn(std::string_view msg, log::Fields f) const {
+    if (opts.log) opts.log->warn(msg, f);
+  }
+
+  static void deliver(Subscriber& s, EventType type, const api::Lease& lease) {
+    if (s.end) return;
+    LeaseWatchEvent ev;
+    ev.type = type;
+    ev.lease = lease;
+    if (type != EventType::bookmark && !lease.resource_version.empty()) s.rv = lease.resource_version;
+    if (type != EventType::bookmark) s.shown_missing = type == EventType::deleted;
+    s.on_event(ev);
+  }
+
+  // What a watch on this one Lease from s.rv would open with, from the cache.
+  void prime(Subscriber& s) const {
+    const auto it = cache.find(s.name);
+    if (it != cache.end()) {
+      if (s.rv.empty()) return deliver(s, EventType::added, it->second);
+      if (newer_version(it->second.resource_version, s.rv).value_or(it->second.resource_version != s.rv))
+        deliver(s, EventType::modified, it->second);
+      return;
+    }
+    // Gone only if the hub has seen past what the subscriber knows: a Lease it has just
+    // created may simply not have reached the stream yet, and a false DELETED would make
+    // its leader step down. Non-numeric versions: say nothing (the elector re-reads on conflict).
+    if (s.rv.empty() || s.shown_missing || newer_version(s.rv, rv).value_or(true)) return;
+    api::Lease gone;
+    gone.namespace_ = ns;
+    gone.name = s.name;
+    gone.resource_version = rv;
+    deliver(s, EventType::deleted, gone);
+  }
+
+  void on_stream_event(const LeaseWatchEvent& ev) {
+    if (!ev.lease.resource_version.empty()) rv = ev.lease.resource_version;
+    if (ev.type == EventType::bookmark) {
+      // Every subscriber's stream is this one: its bookmarks are theirs (the elector's
+      // quiet-stream detector counts them as signs of life).
+      for (const auto& s : all_subscribers()) deliver(*s, ev.type, ev.lease);
+      return;
+    }
+    if (ev.type == EventType::deleted) cache.erase(ev.lease.name);
+    else cache.insert_or_assign(ev.lease.name, ev.lease);
+    const auto it = subs.find(ev.lease.name);
+    if (it == subs.end()) return;
+    const auto targets = it->second;  // a callback may unsubscribe
+    for (const auto& s : targets) deliver(*s, ev.type, ev.lease);
+  }
+
+  [[nodiscard]] std::vector<SubscriberPtr> all_subscribers() const {
+    std::vector<SubscriberPtr> out;
+    out.reserve(sub_count);
+    for (const auto& [name, list] : subs) out.insert(out.end(), list.begin(), list.end());
+    return out;
+  }
+
+  void add(const SubscriberPtr& s) {
+    subs[s->name].push_back(s);
+    ++sub_count;
+    if (synced) prime(*s);
+    if (!running) start();
+  }
+
+  void remove(const SubscriberPtr& s) {
+    const auto it = subs.find(s->name);
+    if (it == subs.end()) return;
+    auto& list = it->second;
+    const auto pos = std::find(list.begin(), list.end(), s);
+    if (pos == list.end()) return;
+    list.erase(pos);
+    if (list.empty()) subs.erase(it);
+    if (--sub_count == 0 && running) stop_stream.emit(net::cancellation_type::terminal);
+  }
+
+  // The stream failed: every subscriber's watch() returns the error, and for a backoff
+  // new subscribers are refused without a request, so their electors poll meanwhile.
+  void fail(const api::Error& err) {
+    warn("shared lease watch failed; its watchers fall back to polling",
+         {{"namespace", ns}, {"error", err.describe()}, {"retry_ms", backoff.count()}, {"watchers", sub_count}});
+    last_error = err;
+    down_until = SteadyClock::now() + backoff;
+    backoff = std::min(backoff * 2, opts.max_backoff);
+    synced = false;
+    cache.clear();
+    for (const auto& s : all_subscribers()) {
+      s->end = err;
+      s->wake.cancel();
+    }
+    subs.clear();
+    sub_count = 0;
+  }
+
+  void start() {
+    running = true;
+    net::co_spawn(ex, run(shared_from_this()), net::bind_cancellation_slot(stop_stream.slot(), net::detached));
+  }
+
+  // The parameter keeps the Impl alive for as long as the coroutine runs.
+  net::awaitable<void> run(std::shared_ptr<Impl> keep_alive);
+  net::awaitable<Result<void>> subscribe(std::shared_ptr<Impl> keep_alive, std::string name, std::string from,
+                                         std::function<void(const LeaseWatchEvent&)> on_event);
+};
+
+// One list, then one stream after another from the last version seen, while anyone is
+// subscribed. Cancelled (stop_stream) when the last subscriber leaves.
+net::awaitable<void> LeaseWatchHub::Impl::run(std::shared_ptr<Impl> /*keep_alive*/) {
+  co_await net::this_coro::throw_if_cancelled(false);
+  while (sub_count > 0) {
+    co_await net::this_coro::reset_cancellation_state();
+    if (!synced) {
+      ++lists;
+      auto listed = co_await source.list();
+      if (sub_count == 0) break;
+      if (!listed) {
+        if (listed.error().is(ErrorKind::cancelled)) continue;  // the last one left and another came
+        fail(listed.error());
+        break;
+      }
+      cache.clear();
+      for (auto& lease : listed->items) cache.insert_or_assign(lease.name, std::move(lease));
+      rv = listed->resource_version;
+      synced = true;
+      for (const auto& s : all_subscribers()) prime(*s);
+      continue;
+    }
+    ++streams;
+    const auto began = SteadyClock::now();
+    std::function<void(const LeaseWatchEvent&)> handler = [this](const LeaseWatchEvent& ev) { on_stream_event(ev); };
+    auto ended = co_await source.watch(rv, std::move(handler));
+    if (sub_count == 0) break;
+    if (ended) {
+      if (SteadyClock::now() - began >= opts.min_stream) {
+        backoff = opts.min_backoff;  // it ran: the server's timeout, resume where it stopped
+        continue;
+      }
+      ended = api::local_error(ErrorKind::transport, "the lease watch ended as soon as it began");
+    }
+    if (ended.error().is(ErrorKind::gone)) {
+      info("shared lease watch: resourceVersion too old; listing again", {{"namespace", ns}, {"resource_version", rv}});
+      synced = false;  // subscribers stay; the new list shows them what changed
+      continue;
+    }
+    if (ended.error().is(ErrorKind::cancelled)) continue;
+    fail(ended.error());
+    break;
+  }
+  running = false;
+  if (sub_count == 0) {
+    synced = false;
+    cache.clear();
+  }
+}
+
+net::awaitable<Result<void>> LeaseWatchHub::Impl::subscribe(std::shared_ptr<Impl> /*keep_alive*/, std::string name,
+                                                            std::string from,
+                                                            std::function<void(const LeaseWatchEvent&)> on_event) {
+  if (name.empty()) co_return api::local_error(ErrorKind::invalid, "watch lease: name is empty");
+  if (last_error && SteadyClock::now() < down_until) co_return *last_error;
+  auto s = std::make_shared<Subscriber>(ex, std::move(name), std::move(from), std::move(on_event));
+  s->wake.expires_at(SteadyClock::time_point::max());
+  add(s);
+  // co_spawn dispatches: on this thread the stream may already have run, and failed, inside
+  // add(); a timer cancelled before the wait began would never wake us.
+  if (!s->end) {
+    boost::system::error_code ec;
+    co_await s->wake.async_wait(net::redirect_error(net::use_awaitable, ec));
+  }
+  remove(s);
+  if (s->end) co_return *s->end;
+  co_return api::local_error(ErrorKind::cancelled, "lease watch cancelled");
+}
+
+std::shared_ptr<LeaseWatchHub> LeaseWatchHub::create(Client& client, std::string ns, LeaseWatchHubOptions options) {
+  LeaseWatchSource source;
+  source.list = [&client, ns]() { return client.list_leases(ns); };
+  source.watch = [&client, ns](std::string from, std::function<void(const LeaseWatchEvent&)> on_event) {
+    return client.watch_leases(ns, std::move(from), std::move(on_event));
+  };
+  // The stream runs on the client's executor, as every call of the Client must.
+  return create(client.executor(), std::move(ns), std::move(source), std::move(options));
+}
+
+std::shared_ptr<LeaseWatchHub> LeaseWatchHub::create(net::any_io_executor ex, std::string ns, LeaseWatchSource source,
+                                                     LeaseWatchHubOptions options) {
+  auto impl = std::make_shared<Impl>(std::move(ex), std::move(ns), std::move(source), std::move(options));
+  return std::shared_ptr<LeaseWatchHub>(new LeaseWatchHub(std::move(impl)));
+}
+
+LeaseWatchHub::LeaseWatchHub(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LeaseWatchHub::~LeaseWatchHub() = default;
+
+net::awaitable<Result<void>> LeaseWatchHub::watch(std::string name, std::string resource_version,
+                                                  std::function<void(const LeaseWatchEvent&)> on_event) {
+  // Not a coroutine itself: the frame holds the Impl, so the handle may go first.
+  return impl_->subscribe(impl_, std::move(name), std::move(resource_version), std::move(on_event));
+}
+
+const std::string& LeaseWatchHub::lease_namespace() const noexcept { return impl_->ns; }
+std::size_t LeaseWatchHub::subscribers() const noexcept { return impl_->sub_count; }
+std::uint64_t LeaseWatchHub::lists_made() const noexcept { return impl_->lists; }
+std::uint64_t LeaseWatchHub::streams_opened() const noexcept { return impl_->streams; }
+
+}  // namespace kle::kube
