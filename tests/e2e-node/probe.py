@@ -14,7 +14,7 @@
       Reading the client's log: see the functions.
   probe.py leasegaps <holders.log> <first line>
       Reading a Lease watch's "<holder>|<acquireTime>" lines: the release-to-acquisition gaps.
-  probe.py breakdown <holders.log> <first line> <monitor.jsonl> <slices.log> <client.jsonl> <to ms>
+  probe.py breakdown <holders.log> <first line> <monitor.jsonl> <client.jsonl> <to ms>
       One handover's Service gap, step by step (see the function).
 Stops on SIGTERM. Standard library only.
 """
@@ -292,12 +292,12 @@ def lease_gaps(holders_log, first_line):
     return 0
 
 
-def breakdown(holders_log, first_line, monitor, slices, client_log, t_to):
+def breakdown(holders_log, first_line, monitor, client_log, t_to):
     """Where one handover's Service gap goes, for the first release in <holders_log> from line
-    <first_line> on: release -> the next acquisition (Lease) -> the new holder labelled (the
-    monitor's pod watch) -> the leader Service's EndpointSlice lists it ready (kubectl watch,
-    stamped on receipt) -> the first answer from it through the Service (kube-proxy). Prints
-    "<lease ms> <label ms> <slice ms> <proxy ms>", each from the step before, "-" if unseen."""
+    <first_line> on: release -> the next acquisition (Lease acquireTimes) -> the new holder
+    labelled (the monitor's pod watch, stamped on receipt) -> the first answer from it through
+    the Service (the EndpointSlice controller and kube-proxy following the label). Prints
+    "<lease ms> <label ms> <routing ms>", each from the step before, "-" if unseen."""
     rel = acq = holder = None
     with open(holders_log) as f:
         for i, line in enumerate(f, 1):
@@ -310,7 +310,7 @@ def breakdown(holders_log, first_line, monitor, slices, client_log, t_to):
             elif rel is not None and h:
                 acq, holder = t, h
                 break
-    steps = [rel, acq, None, None, None]
+    steps = [rel, acq, None, None]
     if holder is not None:
         for line in open(monitor):
             try:
@@ -320,18 +320,13 @@ def breakdown(holders_log, first_line, monitor, slices, client_log, t_to):
             if "labelled" in r and r["t"] >= acq and holder in r["labelled"]:
                 steps[2] = r["t"]
                 break
-        for line in open(slices):
-            ms, _, eps = line.partition(" ")
-            if float(ms) >= acq and (holder + ":true") in eps.split():
-                steps[3] = float(ms)
-                break
         for line in open(client_log):
             try:
                 r = json.loads(line)
             except ValueError:
                 continue
             if acq <= r["t"] < t_to and r["ok"] and r["leader"] and r["id"] == holder:
-                steps[4] = r["t"]
+                steps[3] = r["t"]
                 break
     out = []
     for a, b in zip(steps, steps[1:]):
@@ -350,7 +345,7 @@ if __name__ == "__main__":
     elif sys.argv[1] == "gaps":
         sys.exit(gaps(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
     elif sys.argv[1] == "breakdown":
-        sys.exit(breakdown(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], float(sys.argv[7])))
+        sys.exit(breakdown(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], float(sys.argv[6])))
     elif sys.argv[1] == "leasegaps":
         sys.exit(lease_gaps(sys.argv[2], int(sys.argv[3])))
     elif sys.argv[1] == "monitor":

@@ -77,18 +77,13 @@ PROBES="$PROBES $!"
 # the moment of release): "<holder>|<acquireTime>".
 X kubectl -n "$NS" get lease "$LEASE" -w -o jsonpath='{.spec.holderIdentity}|{.spec.acquireTime}{"\n"}' >"$W/holders.log" 2>&1 &
 PROBES="$PROBES $!"
-# The leader Service's EndpointSlice, each change stamped when it arrives: "<ms> <pod>:<ready> ...".
-X kubectl -n "$NS" get endpointslices -l "kubernetes.io/service-name=$APP-leader" -w \
-  -o jsonpath='{range .endpoints[*]}{.targetRef.name}:{.conditions.ready} {end}{"\n"}' 2>"$W/slices.err" |
-  while IFS= read -r line; do echo "$(date +%s%3N) $line"; done >"$W/slices.log" &
-PROBES="$PROBES $!"
 sleep 2
 
 transitions() { k get lease "$LEASE" -o jsonpath='{.spec.leaseTransitions}'; }
 ROWS=() BREAKDOWN=()
 # run_rollouts MODE: KLE_ROLLOUTS rollouts with election.handover=MODE (docs/HANDOVER.md).
 run_rollouts() {
-  local mode=$1 i before lines t0 s0 t1 changes seq_ n f nl gap rel lgap b_lease b_label b_slice b_proxy
+  local mode=$1 i before lines t0 s0 t1 changes seq_ n f nl gap rel lgap b_lease b_label b_route
   if [ "$(X helm get values "$REL" -n "$NS" -a -o json | jq -r .election.handover)" != "$mode" ]; then
     # Changing the flag is itself a rollout: wait for it, it is not counted.
     X helm upgrade "$REL" "$KLE_REPO/charts/leader-elector" -n "$NS" --reuse-values \
@@ -109,9 +104,9 @@ run_rollouts() {
     seq_="$(tail -n +"$((lines + 1))" "$W/holders.log" | cut -d'|' -f1 | grep -v '^$' | uniq | sed "s/^$APP-//" | paste -sd' ')"
     read -r n f nl gap < <(python3 "$HERE/probe.py" gaps "$W/client.jsonl" "$t0" "$t1")
     read -r rel lgap _ < <(python3 "$HERE/probe.py" leasegaps "$W/holders.log" "$((lines + 1))")
-    read -r b_lease b_label b_slice b_proxy < <(python3 "$HERE/probe.py" breakdown "$W/holders.log" "$((lines + 1))" \
-      "$W/monitor.jsonl" "$W/slices.log" "$W/client.jsonl" "$t1")
-    BREAKDOWN+=("$(printf '%-6s  %3d  %8s  %8s  %8s  %8s' "$mode" "$i" "$b_lease" "$b_label" "$b_slice" "$b_proxy")")
+    read -r b_lease b_label b_route < <(python3 "$HERE/probe.py" breakdown "$W/holders.log" "$((lines + 1))" \
+      "$W/monitor.jsonl" "$W/client.jsonl" "$t1")
+    BREAKDOWN+=("$(printf '%-6s  %3d  %17s  %10s  %28s' "$mode" "$i" "$b_lease" "$b_label" "$b_route")")
     ROWS+=("$(printf '%-6s  %3d  %7d  %8s  %10d  %8d  %6d  %10d  %5d  %s' "$mode" "$i" "$changes" \
       "$([ "$rel" -gt 0 ] && echo "$lgap" || echo -)" "$gap" "$n" "$f" "$nl" "$((SECONDS - s0))" "$seq_")")
     log "${ROWS[-1]}"
@@ -129,7 +124,7 @@ echo "(lease-gap: ms from the old leader's release to the next acquisition, summ
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "The first handover of each rollout, step by step (ms from the step before):"
-echo "handover  #  release->acquired  ->labelled  ->EndpointSlice  ->first answer via the Service"
+echo "handover  #  release->acquired  ->labelled  ->first answer via the Service (EndpointSlice + kube-proxy)"
 printf '%s\n' "${BREAKDOWN[@]}"
 echo "invariant violations (two labelled pods or two believers): $violations"
 [ "$violations" -eq 0 ] || { grep '"violation": true' "$W/monitor.jsonl" | head -5 >&2; fail "$violations invariant violations"; }
