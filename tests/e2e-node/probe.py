@@ -267,14 +267,12 @@ def gaps(out, t_from, t_to):
     return 0
 
 
-def lease_gaps(holders_log, first_line):
-    """The Lease-level gap: for each release in <holders_log> from line <first_line> (1-based)
-    on, the next holder's acquireTime minus the release's (a release writes holder "" and
-    acquireTime = the moment of release, and the leader stops believing before it writes it).
-    Lines are "<holder>|<acquireTime>" as the rollout's Lease watch writes them. Prints
-    "<releases> <total gap ms> <largest gap ms>"; a term that ended without a release (a
-    crash, an expiry) is not a handover and is not counted."""
-    releases, total, largest = 0, 0.0, 0.0
+def handovers(holders_log, first_line):
+    """Each release in <holders_log> from line <first_line> (1-based) on, as (release ms, next
+    acquisition ms, next holder): a release writes holder "" and acquireTime = the moment of
+    release (the leader stops believing before it writes it); the next holder's acquireTime is
+    its acquisition. Lines are "<holder>|<acquireTime>" as the rollout's Lease watch writes
+    them. A term that ended without a release (a crash, an expiry) is not a handover."""
     released_at = None
     with open(holders_log) as f:
         for i, line in enumerate(f, 1):
@@ -285,10 +283,15 @@ def lease_gaps(holders_log, first_line):
             if holder == "":
                 released_at = t
             elif released_at is not None:
-                gap = t - released_at
-                releases, total, largest = releases + 1, total + gap, max(largest, gap)
+                yield released_at, t, holder
                 released_at = None
-    print("%d %d %d" % (releases, round(total), round(largest)))
+
+
+def lease_gaps(holders_log, first_line):
+    """The Lease-level gap of each handover (see handovers()). Prints
+    "<releases> <total gap ms> <largest gap ms>"."""
+    gaps = [acq - rel for rel, acq, _ in handovers(holders_log, first_line)]
+    print("%d %d %d" % (len(gaps), round(sum(gaps)), round(max(gaps, default=0))))
     return 0
 
 
@@ -298,18 +301,7 @@ def breakdown(holders_log, first_line, monitor, client_log, t_to):
     labelled (the monitor's pod watch, stamped on receipt) -> the first answer from it through
     the Service (the EndpointSlice controller and kube-proxy following the label). Prints
     "<lease ms> <label ms> <routing ms>", each from the step before, "-" if unseen."""
-    rel = acq = holder = None
-    with open(holders_log) as f:
-        for i, line in enumerate(f, 1):
-            h, _, a = line.rstrip("\n").partition("|")
-            t = epoch_ms(a)
-            if i < first_line or t is None:
-                continue
-            if h == "" and rel is None:
-                rel = t
-            elif rel is not None and h:
-                acq, holder = t, h
-                break
+    rel, acq, holder = next(handovers(holders_log, first_line), (None, None, None))
     steps = [rel, acq, None, None]
     if holder is not None:
         for line in open(monitor):
