@@ -97,10 +97,13 @@ bench: tools
 
 # Many Leases in one process (issue #14): ours (one shared watch) beside client-go (one
 # LeaderElector per Lease) at N = 1, 100 and 1000. Minutes, so not part of `make test`.
-# An optimised build of the driver (the dev preset with CMAKE_BUILD_TYPE=Release). Flags
+# An optimised build of the driver: the dev preset with the shipped binary's -Os (the
+# release preset builds no bench). GCC 12's -Wnull-dereference fires inside Asio's scheduler
+# once it is inlined at -O2 and above, as under TSan, so that one stays a warning. Flags
 # through ML_FLAGS, e.g. ML_FLAGS='--window 600 --counts 1000'.
 bench-many-leases: deps tools
-	@cmake --preset dev -B build/bench-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --preset dev -B build/bench-release -DCMAKE_BUILD_TYPE=Release '-DCMAKE_CXX_FLAGS_RELEASE=-Os -DNDEBUG' \
+	  -DCMAKE_CXX_FLAGS=-Wno-error=null-dereference >/dev/null
 	@cmake --build build/bench-release -j $(JOBS) --target many-leases
 	@bench/many-leases.sh $(ML_FLAGS) build/bench-release
 

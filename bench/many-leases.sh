@@ -14,6 +14,10 @@
 #   apiserver req/min apiserver_request_total{resource="leases"} (every verb but WATCH), both
 #                  processes, less the control plane's own lease traffic (measured before, idle)
 #   RSS            VmRSS of each process at the end; KiB per extra lease = (RSS_N - RSS_1) / (N - 1)
+#   heap           live heap bytes at the end, as each process counts them (ours: malloc's
+#                  mallinfo2; client-go: Go's HeapAlloc); per extra lease as for RSS
+#   conns / maxq   ours: the leader process's request connections open at the end, and the most
+#                  requests that waited at once for one (TransportOptions::max_connections)
 #   CPU ms/min     utime + stime over the window, each process
 #   lost           leadership lost in the leader process before the stop (missed renewal deadlines)
 #   leading        Leases the leader process leads at the end. A process that has not led (or
@@ -153,6 +157,10 @@ measure() {
   local hz; hz=$(getconf CLK_TCK)
   R[$impl,$n,cpul]=$(awk -v a="$c0l" -v b="$c1l" -v w="$WINDOW" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz * 60 / w}')
   R[$impl,$n,cpuf]=$(awk -v a="$c0f" -v b="$c1f" -v w="$WINDOW" -v hz="$hz" 'BEGIN {printf "%.0f", (b - a) * 1000 / hz * 60 / w}')
+  R[$impl,$n,heapl]=$(( $(status "$lp" "$RUN/$impl-$n-leader.log" heap) / 1024 ))
+  R[$impl,$n,heapf]=$(( $(status "$fp" "$RUN/$impl-$n-follower.log" heap) / 1024 ))
+  R[$impl,$n,conns]=$(status "$lp" "$RUN/$impl-$n-leader.log" conns)
+  R[$impl,$n,maxq]=$(status "$lp" "$RUN/$impl-$n-leader.log" maxq)
   R[$impl,$n,lost]=$(status "$lp" "$RUN/$impl-$n-leader.log" lost)
   R[$impl,$n,leading]=$(status "$lp" "$RUN/$impl-$n-leader.log" leading)
   kill -TERM "$fp" "$lp"
@@ -172,10 +180,10 @@ for n in $COUNTS; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b == 0) print (a == 0 ? "=" : "inf"); else printf "%.1f", a / b}'; }
-per_lease() {  # impl N role: KiB per extra lease against the smallest N of the run
-  local first; first=${COUNTS%% *}
+per_lease() {  # impl N role [rss|heap]: KiB per extra lease against the smallest N of the run
+  local first what=${4:-rss}; first=${COUNTS%% *}
   if [ "$2" = "$first" ]; then echo "-"; return; fi
-  awk -v a="${R[$1,$2,rss$3]}" -v b="${R[$1,$first,rss$3]}" -v n="$2" -v m="$first" 'BEGIN {printf "%.2f", (a - b) / (n - m)}'
+  awk -v a="${R[$1,$2,$what$3]}" -v b="${R[$1,$first,$what$3]}" -v n="$2" -v m="$first" 'BEGIN {printf "%.2f", (a - b) / (n - m)}'
 }
 ratio_per_lease() {
   if [ "$1" = "${COUNTS%% *}" ]; then echo -; else ratio "$(per_lease clientgo "$1" f)" "$(per_lease ours "$1" f)"; fi
@@ -187,11 +195,11 @@ ratio_per_lease() {
   echo "control plane's own lease requests (subtracted): $BG/min;"
   echo "leader and follower processes of N Leases each; client-go $(awk '$1=="k8s.io/client-go"{print $2}' "$repo/bench/peers/clientgo-many/go.mod")."
   echo
-  echo "| N | impl | watches (follower proc) | follower req/min | apiserver lease req/min | RSS leader / follower KiB | KiB per extra lease (L / F) | CPU ms/min (L / F) | leading | lost |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  echo "| N | impl | watches (follower proc) | follower req/min | apiserver lease req/min | RSS leader / follower KiB | KiB per extra lease (L / F) | heap L / F KiB | heap KiB per extra lease (L / F) | conns / maxq (L) | CPU ms/min (L / F) | leading | lost |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for n in $COUNTS; do
     for impl in $IMPLS; do
-      echo "| $n | $impl | ${R[$impl,$n,watches]} | ${R[$impl,$n,freq]} | ${R[$impl,$n,apireq]} | ${R[$impl,$n,rssl]} / ${R[$impl,$n,rssf]} | $(per_lease "$impl" "$n" l) / $(per_lease "$impl" "$n" f) | ${R[$impl,$n,cpul]} / ${R[$impl,$n,cpuf]} | ${R[$impl,$n,leading]}/$n | ${R[$impl,$n,lost]}${R[$impl,$n,note]} |"
+      echo "| $n | $impl | ${R[$impl,$n,watches]} | ${R[$impl,$n,freq]} | ${R[$impl,$n,apireq]} | ${R[$impl,$n,rssl]} / ${R[$impl,$n,rssf]} | $(per_lease "$impl" "$n" l) / $(per_lease "$impl" "$n" f) | ${R[$impl,$n,heapl]} / ${R[$impl,$n,heapf]} | $(per_lease "$impl" "$n" l heap) / $(per_lease "$impl" "$n" f heap) | ${R[$impl,$n,conns]} / ${R[$impl,$n,maxq]} | ${R[$impl,$n,cpul]} / ${R[$impl,$n,cpuf]} | ${R[$impl,$n,leading]}/$n | ${R[$impl,$n,lost]}${R[$impl,$n,note]} |"
     done
   done
   case " $IMPLS " in *" ours "*) case " $IMPLS " in *" clientgo "*)

@@ -6,9 +6,13 @@
 // Leases are P-0 .. P-(N-1). Prints "ready" once signals are handled, then "status ..."
 // (counters below) on each SIGUSR1 (the bench reads it at the start and end of its window).
 // SIGTERM/SIGINT print it once more, stop every elector (releasing what it holds), exit 0.
-//   status leading=L following=F lost=X requests=R GET=.. PUT=.. POST=.. WATCH=..
+//   status leading=L following=F lost=X heap=B conns=C queued=Q maxq=M requests=R GET=.. PUT=.. ...
 // following: Leases this process sees held by someone else; lost: leadership_lost events
-// before the stop (a missed renewal deadline, or a lease taken away).
+// before the stop (a missed renewal deadline, or a lease taken away); heap: bytes malloc has
+// handed out and not had back (mallinfo2: live data, not RSS); conns: request connections
+// open; queued / maxq: requests that waited for a connection, and the most at once.
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -28,6 +32,7 @@
 #include <kle/kube/config.hpp>
 #include <kle/kube/lease_lock.hpp>
 #include <kle/kube/lease_watch_hub.hpp>
+#include <kle/kube/transport.hpp>
 
 namespace net = boost::asio;
 using kle::election::Elector;
@@ -66,7 +71,8 @@ struct Counters {
   std::map<std::string, long, std::less<>> requests;
 };
 
-void print_status(const std::vector<std::unique_ptr<Elector>>& electors, const Counters& c, const std::string& id) {
+void print_status(const std::vector<std::unique_ptr<Elector>>& electors, const Counters& c, const std::string& id,
+                  const kle::kube::Client& client) {
   int leading = 0;
   int following = 0;
   for (const auto& e : electors) {
@@ -80,8 +86,12 @@ void print_status(const std::vector<std::unique_ptr<Elector>>& electors, const C
     total += n;
     verbs += " " + verb + "=" + std::to_string(n);
   }
+  const struct mallinfo2 m = mallinfo2();
+  const auto& t = client.transport_stats();
   std::cout << "status leading=" << leading << " following=" << following << " lost=" << c.lost
-            << " requests=" << total << verbs << std::endl;
+            << " heap=" << (m.uordblks + m.hblkhd) << " conns=" << client.open_connections()
+            << " queued=" << t.requests_queued << " maxq=" << t.max_queue_depth << " requests=" << total << verbs
+            << std::endl;
 }
 
 }  // namespace
@@ -127,7 +137,7 @@ int main(int argc, char** argv) {
   std::function<void()> arm_usr1 = [&]() {
     usr1.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      print_status(electors, counters, a.id);
+      print_status(electors, counters, a.id, client);
       arm_usr1();
     });
   };
@@ -137,7 +147,7 @@ int main(int argc, char** argv) {
   term.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     counters.stopping = true;
-    print_status(electors, counters, a.id);
+    print_status(electors, counters, a.id, client);
     auto left = std::make_shared<int>(a.count);
     for (auto& e : electors) {
       net::co_spawn(io, e->stop(), [&, left](const std::exception_ptr&) {

@@ -89,6 +89,11 @@ Result<Lease> lease_from_json(const nlohmann::json& j) {
     lease.spec = std::move(*spec);
   }
   lease.raw = j;
+  // managedFields are the server's bookkeeping, often the largest part of a Lease: not kept
+  // (every copy of a Lease held it; a process of a thousand Leases holds several thousand) and
+  // so not sent back. An update without them keeps the live object's: the apiserver's field
+  // manager reads an absent list as "unchanged", which is what it is.
+  if (auto kept = lease.raw.find("metadata"); kept != lease.raw.end() && kept->is_object()) kept->erase("managedFields");
   return lease;
 }
 

@@ -67,7 +67,15 @@ asio::awaitable<void> Elector::Impl::run() {
     const LoopStep step = machine.next(clock->now(), clock->wall_now());
     flush();
     if (step.kind == LoopStep::Kind::shutdown) break;
-    co_await perform(step);
+    // A sleep is awaited here rather than in perform(): while it waits, an idle Elector then
+    // holds this frame and the sleep's, not perform()'s room for a read and a write as well
+    // (about 1.9 KiB per Elector; a process of a thousand Leases is mostly idle Electors).
+    if (step.kind == LoopStep::Kind::sleep) {
+      co_await sleep_until(step.until);
+      flush();
+    } else {
+      co_await perform(step);
+    }
   }
   co_await shutdown();
 }
@@ -90,7 +98,7 @@ asio::awaitable<void> Elector::Impl::perform(LoopStep step) {
       machine.on_write(clock->now(), *result);
       break;
     }
-    case LoopStep::Kind::sleep: co_await sleep_until(step.until); break;
+    case LoopStep::Kind::sleep:     // run() sleeps itself
     case LoopStep::Kind::shutdown: break;
   }
   flush();

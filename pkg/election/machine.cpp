@@ -29,7 +29,7 @@ bool older_version(const std::string& a, const std::string& b) {
 }  // namespace
 
 Machine::Machine(MachineConfig config)
-    : cfg_(std::move(config)), log_(cfg_.log), rng_(std::hash<std::string>{}(cfg_.identity)) {}
+    : cfg_(std::move(config)), log_(cfg_.log), rng_(static_cast<std::minstd_rand::result_type>(std::hash<std::string>{}(cfg_.identity))) {}
 
 std::vector<Effect> Machine::take_effects() { return std::exchange(effects_, {}); }
 

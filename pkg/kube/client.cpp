@@ -161,6 +161,8 @@ TransportOptions transport_options(const ClientOptions& o) {
   TransportOptions t;
   t.request_timeout = o.request_timeout;
   t.user_agent = o.user_agent;
+  t.max_connections = o.max_connections;
+  t.max_idle_connections = o.max_connections;
   t.log = o.log;
   return t;
 }
@@ -179,6 +181,8 @@ void Client::set_observer(RequestObserver observer) { observer_ = std::move(obse
 const ClusterConfig& Client::config() const noexcept { return config_; }
 net::any_io_executor Client::executor() const noexcept { return ex_; }
 void Client::close() { transport_->close(); }
+const TransportStats& Client::transport_stats() const noexcept { return transport_->stats(); }
+std::size_t Client::open_connections() const noexcept { return transport_->open_connections(); }
 
 net::awaitable<Result<void>> Client::warm() { return transport_->warm(); }
 

@@ -1,6 +1,7 @@
 #include <kle/kube/transport.hpp>
 
 #include <array>
+#include <deque>
 #include <set>
 #include <utility>
 
@@ -80,6 +81,18 @@ struct Transport::Impl {
   std::vector<ConnPtr> idle;
   std::set<Connection*> active;
   TransportStats stats;
+  // Request connections open (in use or idle), never above options.max_connections. A slot
+  // freed while requests wait passes straight to the oldest of them, with its connection
+  // when that is reusable.
+  std::size_t slots = 0;
+  struct Waiter {
+    explicit Waiter(const net::any_io_executor& e) : timer(e) {}
+    net::steady_timer timer;  // expires at the request's deadline; cancelled to wake it
+    bool granted = false;     // a slot is now the waiter's, with `conn` or without (open one)
+    bool closed = false;      // close() woke it: fail as cancelled
+    ConnPtr conn;
+  };
+  std::deque<std::shared_ptr<Waiter>> waiters;
 
   Impl(net::any_io_executor e, ClusterConfig c, TransportOptions o)
       : ex(std::move(e)), config(std::move(c)), options(std::move(o)),
@@ -175,6 +188,7 @@ struct Transport::Impl {
       ConnPtr c = std::move(idle.back());
       idle.pop_back();
       if (now - c->idle_since <= options.max_idle_time) return c;
+      --slots;
     }
     return nullptr;
   }
@@ -182,7 +196,96 @@ struct Transport::Impl {
   // Drops what take_idle() would skip anyway, so that expired connections do not fill the pool.
   void drop_expired() {
     const auto now = Clock::now();
-    std::erase_if(idle, [&](const ConnPtr& c) { return now - c->idle_since > options.max_idle_time; });
+    slots -= std::erase_if(idle, [&](const ConnPtr& c) { return now - c->idle_since > options.max_idle_time; });
+  }
+
+  // A request connection's slot, given back on every path out of a request (a cancelled
+  // coroutine unwinds through it too). `conn` is empty until one is taken or opened.
+  class Slot {
+   public:
+    explicit Slot(Impl& i) : impl_(&i) {}
+    Slot(Slot&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)), conn(std::move(o.conn)) {}
+    Slot& operator=(Slot&&) = delete;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() {
+      if (impl_) impl_->release(std::move(conn), false);
+    }
+    // Gives the connection back for reuse (when it can be) and the slot with it.
+    void keep() { std::exchange(impl_, nullptr)->release(std::move(conn), true); }
+    // This Slot never held a slot (a wait that was not granted): nothing to give back.
+    void forget() { impl_ = nullptr; }
+
+   private:
+    Impl* impl_;
+
+   public:
+    ConnPtr conn;
+  };
+
+  // A pooled connection, or a slot to open one in, or a wait (until `deadline`) for either.
+  net::awaitable<Result<Slot>> acquire(Clock::time_point deadline) {
+    if (ConnPtr c = take_idle()) {
+      Slot s(*this);
+      s.conn = std::move(c);
+      co_return std::move(s);
+    }
+    if (slots < std::max<std::size_t>(options.max_connections, 1)) {
+      ++slots;
+      co_return Slot(*this);  // empty: the caller opens a connection in it
+    }
+    auto w = std::make_shared<Waiter>(ex);
+    waiters.push_back(w);
+    ++stats.requests_queued;
+    stats.max_queue_depth = std::max(stats.max_queue_depth, waiters.size());
+    // However the wait ends (granted, timed out, closed, or the caller's cancellation
+    // unwinding the coroutine), the waiter leaves the queue and a granted slot is not lost.
+    Slot s(*this);
+    struct Leave {
+      Impl& impl;
+      Waiter& w;
+      Slot& s;
+      ~Leave() {
+        if (w.granted) {
+          s.conn = std::move(w.conn);
+        } else {
+          std::erase_if(impl.waiters, [this](const auto& p) { return p.get() == &w; });
+          s.forget();
+        }
+      }
+    };
+    {
+      Leave leave{*this, *w, s};
+      w->timer.expires_at(deadline);
+      error_code ec;
+      co_await w->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    if (w->granted) co_return std::move(s);  // the slot is ours even if the wait also timed out
+    if (w->closed || Clock::now() < deadline)
+      co_return local_error(ErrorKind::cancelled, "waiting for a connection to " + peer() + ": cancelled");
+    co_return local_error(ErrorKind::timeout, "waiting for a connection to " + peer() + ": deadline of " +
+                                                  std::to_string(options.request_timeout.count()) + "ms passed with all " +
+                                                  std::to_string(options.max_connections) +
+                                                  " connections busy (TransportOptions::max_connections)");
+  }
+
+  // The end of a slot: its connection, if reusable, goes to the oldest waiter or the pool.
+  void release(ConnPtr c, bool reusable) {
+    if (c && (!reusable || c->aborted || c->buffer.size() != 0)) c.reset();
+    if (!waiters.empty()) {
+      auto w = std::move(waiters.front());
+      waiters.pop_front();
+      w->granted = true;
+      w->conn = std::move(c);
+      w->timer.cancel();
+      return;
+    }
+    if (c && idle.size() < options.max_idle_connections) {
+      c->idle_since = Clock::now();
+      idle.push_back(std::move(c));
+      return;
+    }
+    --slots;
   }
 
   net::awaitable<Result<void>> warm() {
@@ -191,22 +294,19 @@ struct Transport::Impl {
     for (const auto& c : idle) {
       if (now - c->idle_since < options.max_idle_time / 2) co_return Result<void>{};
     }
+    if (slots >= options.max_connections) co_return Result<void>{};  // all open: one will be free
+    ++slots;
+    Slot slot(*this);
     auto made = fresh_connection();
     if (!made) co_return made.error();
-    ConnPtr conn = std::move(made).value();
+    slot.conn = std::move(made).value();
     {
-      ActiveScope scope(active, conn.get());  // close() aborts it like a request
-      if (auto opened = co_await open(*conn, now + options.request_timeout); !opened) co_return opened.error();
+      ActiveScope scope(active, slot.conn.get());  // close() aborts it like a request
+      if (auto opened = co_await open(*slot.conn, now + options.request_timeout); !opened) co_return opened.error();
     }
     ++stats.connections_warmed;
-    put_idle(std::move(conn));
+    slot.keep();
     co_return Result<void>{};
-  }
-
-  void put_idle(ConnPtr c) {
-    if (idle.size() >= options.max_idle_connections || c->buffer.size() != 0) return;
-    c->idle_since = Clock::now();
-    idle.push_back(std::move(c));
   }
 
   struct Exchange {
@@ -239,25 +339,27 @@ struct Transport::Impl {
     const auto deadline = Clock::now() + options.request_timeout;
     auto msg = build(req);
     if (!msg) co_return msg.error();
+    auto acquired = co_await acquire(deadline);
+    if (!acquired) co_return acquired.error();
+    Slot slot = std::move(acquired).value();
     for (int attempt = 0;; ++attempt) {
       // The retry goes to a fresh connection: whatever killed one pooled connection (a
       // server restart, an idle timeout) has likely killed its pooled siblings too.
-      ConnPtr conn = attempt == 0 ? take_idle() : nullptr;
-      const bool reused = conn != nullptr;
+      const bool reused = attempt == 0 && slot.conn != nullptr;
       if (!reused) {
         auto made = fresh_connection();
         if (!made) co_return made.error();
-        conn = std::move(made).value();
+        slot.conn = std::move(made).value();
       }
-      ActiveScope scope(active, conn.get());
+      ActiveScope scope(active, slot.conn.get());
       if (reused) {
         ++stats.connections_reused;
-      } else if (auto opened = co_await open(*conn, deadline); !opened) {
+      } else if (auto opened = co_await open(*slot.conn, deadline); !opened) {
         co_return opened.error();
       }
-      auto done = co_await exchange(*conn, *msg, deadline);
+      auto done = co_await exchange(*slot.conn, *msg, deadline);
       if (done.result.ok()) {
-        if (done.keep_alive) put_idle(std::move(conn));
+        if (done.keep_alive) slot.keep();
         co_return std::move(done.result);
       }
       // Retry rule: a keep-alive connection can be closed by the server (idle timeout,
@@ -267,7 +369,7 @@ struct Transport::Impl {
       // connection is safe (and our writes are conditional on resourceVersion anyway).
       // Never retry a fresh connection, a timeout, or a failure after response bytes:
       // the request may have been processed, and the caller must see the error.
-      if (reused && attempt == 0 && done.dead_before_response) {
+      if (reused && done.dead_before_response) {
         ++stats.stale_retries;
         continue;
       }
@@ -365,7 +467,13 @@ net::awaitable<Result<void>> Transport::warm() {
 }
 
 void Transport::close() {
+  impl_->slots -= impl_->idle.size();
   impl_->idle.clear();
+  for (auto& w : impl_->waiters) {
+    w->closed = true;
+    w->timer.cancel();
+  }
+  impl_->waiters.clear();  // none of them may be granted a slot now
   for (Connection* c : impl_->active) {
     c->aborted = true;
     beast::get_lowest_layer(c->stream).close();  // pending operations complete with an error
@@ -374,6 +482,7 @@ void Transport::close() {
 
 const TransportStats& Transport::stats() const noexcept { return impl_->stats; }
 std::size_t Transport::idle_connections() const noexcept { return impl_->idle.size(); }
+std::size_t Transport::open_connections() const noexcept { return impl_->slots; }
 
 std::string url_encode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";

@@ -9,7 +9,8 @@
 //
 // SIGUSR1 prints, as bench/many-leases does:
 //
-//	status leading=L following=F lost=X requests=R GET=.. PUT=.. POST=..
+//	status leading=L following=F lost=X heap=B requests=R GET=.. PUT=.. POST=..
+// heap: runtime.MemStats.HeapAlloc (live heap objects, as our heap= is malloc's live bytes).
 //
 // SIGTERM/SIGINT print it once more, cancel every elector (ReleaseOnCancel) and exit.
 package main
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -135,8 +137,10 @@ func main() {
 		}
 		cnt.mu.Unlock()
 		sort.Strings(verbs)
-		fmt.Printf("status leading=%d following=%d lost=%d requests=%d %s\n", leading, following, lost.Load(), total,
-			strings.Join(verbs, " "))
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("status leading=%d following=%d lost=%d heap=%d requests=%d %s\n", leading, following, lost.Load(),
+			ms.HeapAlloc, total, strings.Join(verbs, " "))
 	}
 	for s := range sig {
 		if s == syscall.SIGUSR1 {

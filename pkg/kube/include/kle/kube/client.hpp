@@ -40,6 +40,9 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{5000};  // must stay below the renew deadline
   std::chrono::seconds watch_timeout{290};          // server-side timeoutSeconds of one watch
   std::string user_agent = "kube-leader-elector/0.1";
+  // Request connections kept open at most (watches not counted); further concurrent requests
+  // queue for one within their deadline (TransportOptions::max_connections).
+  std::size_t max_connections = 16;
   // Where a refused bearer-token re-read is reported (the file's new content could not be a
   // header value, so the last good token keeps serving). Empty: nowhere.
   std::optional<log::Logger> log;
@@ -51,6 +54,7 @@ using RequestObserver = election::RequestObserver;
 using LeaseWatchEvent = election::LeaseEvent;
 
 class Transport;  // HTTPS with keep-alive; see transport.hpp
+struct TransportStats;
 
 // Every Lease of a namespace as of one resourceVersion: where a namespace watch resumes.
 struct LeaseList {
@@ -113,6 +117,11 @@ class Client {
   // Calling a coroutine's cancellation slot (e.g. awaitable_operators ||) also cancels it.
   // All calls must run on the client's executor, and the Client must outlive them.
   void close();
+
+  // Connections opened, reused and queued for so far (transport.hpp), and request connections
+  // open now: for benchmarks and diagnostics.
+  [[nodiscard]] const TransportStats& transport_stats() const noexcept;
+  [[nodiscard]] std::size_t open_connections() const noexcept;
 
  private:
   boost::asio::awaitable<Result<void>> watch_target(std::string target, std::string resource_version,

@@ -60,7 +60,14 @@ struct TransportOptions {
   std::string user_agent = "kube-leader-elector/0.1";
   std::size_t max_body_bytes = std::size_t{16} << 20;  // a bad server cannot exhaust memory
   std::uint32_t max_header_bytes = 64 * 1024;          // status line and header fields
-  std::size_t max_idle_connections = 4;
+  // At most this many request connections (in use or idle; watches from stream() are not
+  // counted). A request that finds them all busy waits for one, within its own deadline,
+  // rather than opening another: N Electors renewing at once on one Client then cost the
+  // apiserver and us max_connections TLS sessions, not N handshakes per round (issue 14).
+  std::size_t max_connections = 16;
+  // Kept for reuse, each for at most max_idle_time. A controller with one Lease never has more
+  // than two or three requests in flight, so it never holds more than that.
+  std::size_t max_idle_connections = 16;
   // A pooled connection idle longer than this is dropped rather than tried: servers and
   // middleboxes close idle connections, and a fresh one is cheaper than a failed attempt.
   std::chrono::seconds max_idle_time{60};
@@ -82,6 +89,8 @@ struct TransportStats {
   std::uint64_t connections_reused = 0;
   std::uint64_t stale_retries = 0;  // requests retried because a pooled connection was dead
   std::uint64_t connections_warmed = 0;  // opened by warm() into the pool, no request sent
+  std::uint64_t requests_queued = 0;     // waited for a connection: all max_connections were busy
+  std::size_t max_queue_depth = 0;       // most requests waiting at once
 };
 
 class Transport {
@@ -108,16 +117,18 @@ class Transport {
   // whose leader went silent calls it before its takeover write (issue 14). Nothing is sent
   // to the server, so it costs the apiserver one accepted connection and no request. Does
   // nothing while the pool holds a connection idle for less than half of max_idle_time,
-  // which will still be reusable when the takeover comes. An error only means the next
-  // request connects as usual.
+  // which will still be reusable when the takeover comes, or while all max_connections are
+  // open. An error only means the next request connects as usual.
   boost::asio::awaitable<api::Result<void>> warm();
 
-  // Drops idle connections and aborts every request in flight (they fail with
-  // ErrorKind::cancelled). The Transport stays usable: later requests connect afresh.
+  // Drops idle connections and aborts every request in flight or waiting for a connection
+  // (they fail with ErrorKind::cancelled). The Transport stays usable: later requests connect afresh.
   void close();
 
   [[nodiscard]] const TransportStats& stats() const noexcept;
   [[nodiscard]] std::size_t idle_connections() const noexcept;
+  // Request connections open now, in use or idle (at most max_connections).
+  [[nodiscard]] std::size_t open_connections() const noexcept;
 
  private:
   struct Impl;
