@@ -223,6 +223,9 @@ struct Transport::Impl {
     ConnPtr conn;
   };
 
+  // max_connections, where 0 (nonsense) means 1 rather than requests that can never be sent.
+  [[nodiscard]] std::size_t cap() const { return std::max<std::size_t>(options.max_connections, 1); }
+
   // A pooled connection, or a slot to open one in, or a wait (until `deadline`) for either.
   net::awaitable<Result<Slot>> acquire(Clock::time_point deadline) {
     if (ConnPtr c = take_idle()) {
@@ -230,7 +233,7 @@ struct Transport::Impl {
       s.conn = std::move(c);
       co_return std::move(s);
     }
-    if (slots < std::max<std::size_t>(options.max_connections, 1)) {
+    if (slots < cap()) {
       ++slots;
       co_return Slot(*this);  // empty: the caller opens a connection in it
     }
@@ -265,7 +268,7 @@ struct Transport::Impl {
       co_return local_error(ErrorKind::cancelled, "waiting for a connection to " + peer() + ": cancelled");
     co_return local_error(ErrorKind::timeout, "waiting for a connection to " + peer() + ": deadline of " +
                                                   std::to_string(options.request_timeout.count()) + "ms passed with all " +
-                                                  std::to_string(options.max_connections) +
+                                                  std::to_string(cap()) +
                                                   " connections busy (TransportOptions::max_connections)");
   }
 
@@ -294,7 +297,7 @@ struct Transport::Impl {
     for (const auto& c : idle) {
       if (now - c->idle_since < options.max_idle_time / 2) co_return Result<void>{};
     }
-    if (slots >= options.max_connections) co_return Result<void>{};  // all open: one will be free
+    if (slots >= cap()) co_return Result<void>{};  // all open: one will be free
     ++slots;
     Slot slot(*this);
     auto made = fresh_connection();
@@ -389,6 +392,11 @@ struct Transport::Impl {
       co_await http::async_read_some(c.stream, c.buffer, p, net::redirect_error(net::use_awaitable, ec));
       if (ec == http::error::need_buffer) ec = {};  // our buffer is full: not an error
       const std::size_t n = buf.size() - p.get().body().size;
+      // Closes pooled connections past max_idle_time now rather than when the next request
+      // would skip them: an idle follower sends nothing for hours while its watch carries the
+      // leader's renewals, and each idle TLS connection costs us and the apiserver tens of
+      // KiB. Here, not on a timer, so that no pending wait keeps a caller's io_context running.
+      drop_expired();
       if (n > 0) {
         if (auto r = sink(std::string_view(buf.data(), n)); !r) co_return r;
       }

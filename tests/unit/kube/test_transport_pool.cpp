@@ -182,3 +182,33 @@ TEST_CASE("transport: a connection that fails passes its slot to the next queued
   CHECK(t.stats().requests_queued == 1);
   CHECK(t.open_connections() == 1);
 }
+
+TEST_CASE("transport: pooled connections past max_idle_time are closed while a stream carries data",
+          "[transport]") {
+  net::io_context io;
+  FakeApiServer server(io, [](const FakeRequest& r) {
+    if (r.target != "/watch") return FakeReply::json(200, "{}");
+    FakeReply w;  // a stream of two chunks, then its end
+    w.raw = {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+             http_chunk("{\"a\":1}\n"), http_chunk("{\"b\":2}\n"), std::string(kLastChunk)};
+    return w;
+  });
+  TransportOptions opts;
+  opts.max_idle_time = 1s;
+  Transport t(io.get_executor(), server.test_config(), opts);
+  std::size_t pooled_before = 0;
+  std::optional<Result<HttpResponse>> streamed;
+  run_against(io, server, [&]() -> net::awaitable<void> {
+    (void)co_await t.request(get("/r"));
+    pooled_before = t.idle_connections();
+    net::steady_timer pause(co_await net::this_coro::executor);
+    pause.expires_after(1200ms);  // the pooled connection is now past its idle time
+    co_await pause.async_wait(net::use_awaitable);
+    streamed = co_await t.stream(get("/watch"), 5s, [](std::string_view) { return Result<void>{}; });
+  });
+  CHECK(pooled_before == 1);
+  REQUIRE(streamed.has_value());
+  CHECK(streamed->ok());
+  CHECK(t.idle_connections() == 0);  // closed by the stream's reads, not left for the next request
+  CHECK(t.open_connections() == 0);
+}
