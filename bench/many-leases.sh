@@ -9,7 +9,8 @@
 # then a follower process contends for the same N (and follows every one). After a settle of
 # 2 retry periods, a window of --window seconds (default 60) is measured:
 #   watches/proc   the follower process's watches on leases, as the apiserver counts them
-#                  (apiserver_longrunning_requests{verb="WATCH",resource="leases"}, before/after it started)
+#                  (apiserver_longrunning_requests{verb="WATCH",resource="leases",scope="namespace"},
+#                  before/after it started)
 #   follower req/min  the follower process's own requests in the window (self-counted at its client)
 #   apiserver req/min apiserver_request_total{resource="leases"} (every verb but WATCH), both
 #                  processes, less the control plane's own lease traffic (measured before, idle)
@@ -74,8 +75,8 @@ metrics() {
   curl -fsS --max-time 20 --cacert "$KLE_CA_FILE" --cert "$KLE_CLUSTER_DIR/pki/admin.crt" \
     --key "$KLE_CLUSTER_DIR/pki/admin.key" "$KLE_SERVER/metrics"
 }
-lease_watches() {
-  metrics | awk '/^apiserver_longrunning_requests\{/ && /resource="leases"/ && /verb="WATCH"/ {s += $NF} END {print s + 0}'
+lease_watches() {  # namespaced only: the controller-manager's cluster-wide lease monitors come and go
+  metrics | awk '/^apiserver_longrunning_requests\{/ && /resource="leases"/ && /verb="WATCH"/ && /scope="namespace"/ {s += $NF} END {print s + 0}'
 }
 lease_requests() {  # every lease request but WATCH, counted by the apiserver
   metrics | awk '/^apiserver_request_total\{/ && /resource="leases"/ && !/verb="WATCH"/ {s += $NF} END {print s + 0}'
