@@ -257,14 +257,14 @@ struct Transport::Impl {
         }
       }
     };
+    error_code ec;  // operation_aborted: close() or the caller cancelled; none: the deadline
     {
       Leave leave{*this, *w, s};
       w->timer.expires_at(deadline);
-      error_code ec;
       co_await w->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
     }
     if (w->granted) co_return std::move(s);  // the slot is ours even if the wait also timed out
-    if (w->closed || Clock::now() < deadline)
+    if (w->closed || ec == net::error::operation_aborted)
       co_return local_error(ErrorKind::cancelled, "waiting for a connection to " + peer() + ": cancelled");
     co_return local_error(ErrorKind::timeout, "waiting for a connection to " + peer() + ": deadline of " +
                                                   std::to_string(options.request_timeout.count()) + "ms passed with all " +
