@@ -56,7 +56,9 @@ void put_or_erase(nlohmann::json& obj, const char* key, const std::optional<T>& 
 
 }  // namespace
 
-Result<Lease> lease_from_json(const nlohmann::json& j) {
+Result<Lease> lease_from_json(const nlohmann::json& j) { return lease_from_json(nlohmann::json(j)); }
+
+Result<Lease> lease_from_json(nlohmann::json&& j) {
   if (!j.is_object()) return in_lease(bad_field("(root)", "object", j));
   auto kind = opt_string(j, "kind", "kind");
   if (!kind.ok()) return in_lease(std::move(kind).error());
@@ -88,25 +90,39 @@ Result<Lease> lease_from_json(const nlohmann::json& j) {
     if (!spec.ok()) return in_lease(std::move(spec).error());
     lease.spec = std::move(*spec);
   }
-  lease.raw = j;
+  nlohmann::json raw = std::move(j);  // the typed fields above are copies: j is done with
   // managedFields are the server's bookkeeping, often the largest part of a Lease: not kept
   // (every copy of a Lease held it; a process of a thousand Leases holds several thousand) and
   // so not sent back. An update without them keeps the live object's: the apiserver's field
   // manager reads an absent list as "unchanged", which is what it is.
-  if (auto kept = lease.raw.find("metadata"); kept != lease.raw.end() && kept->is_object()) kept->erase("managedFields");
+  if (auto kept = raw.find("metadata"); kept != raw.end() && kept->is_object()) kept->erase("managedFields");
+  lease.set_raw(std::move(raw));
   return lease;
 }
+
+const nlohmann::json& Lease::raw() const noexcept {
+  static const nlohmann::json empty = nlohmann::json::object();
+  return raw_ ? *raw_ : empty;
+}
+
+nlohmann::json& Lease::edit_raw() {
+  // Sole owner: edit in place. Shared: the other copies keep what they were given.
+  if (!raw_ || raw_.use_count() > 1) raw_ = std::make_shared<nlohmann::json>(raw());
+  return *raw_;
+}
+
+void Lease::set_raw(nlohmann::json object) { raw_ = std::make_shared<nlohmann::json>(std::move(object)); }
 
 Result<Lease> parse_lease(std::string_view body) {
   auto j = parse_json(body, "Lease");
   if (!j.ok()) return std::move(j).error();
-  return lease_from_json(*j);
+  return lease_from_json(std::move(*j));
 }
 
 nlohmann::json lease_to_json(const Lease& lease) {
   // Start from what the server gave us so labels, annotations, ownerReferences,
   // spec.preferredHolder/strategy and fields newer than us survive an update.
-  nlohmann::json j = lease.raw.is_object() ? lease.raw : nlohmann::json::object();
+  nlohmann::json j = lease.raw().is_object() ? lease.raw() : nlohmann::json::object();
   j["apiVersion"] = "coordination.k8s.io/v1";
   j["kind"] = "Lease";
   if (!j.contains("metadata") || !j["metadata"].is_object()) j["metadata"] = nlohmann::json::object();
@@ -132,9 +148,10 @@ nlohmann::json lease_to_json(const Lease& lease) {
 }
 
 std::optional<std::string> lease_annotation(const Lease& lease, std::string_view key) {
-  if (!lease.raw.is_object()) return std::nullopt;
-  const auto meta = lease.raw.find("metadata");
-  if (meta == lease.raw.end() || !meta->is_object()) return std::nullopt;
+  const nlohmann::json& raw = lease.raw();
+  if (!raw.is_object()) return std::nullopt;
+  const auto meta = raw.find("metadata");
+  if (meta == raw.end() || !meta->is_object()) return std::nullopt;
   const auto annotations = meta->find("annotations");
   if (annotations == meta->end() || !annotations->is_object()) return std::nullopt;
   const auto value = annotations->find(std::string(key));
@@ -143,8 +160,9 @@ std::optional<std::string> lease_annotation(const Lease& lease, std::string_view
 }
 
 void set_lease_annotation(Lease& lease, const std::string& key, const std::optional<std::string>& value) {
-  if (!lease.raw.is_object()) lease.raw = nlohmann::json::object();
-  nlohmann::json& meta = lease.raw["metadata"];
+  nlohmann::json& raw = lease.edit_raw();
+  if (!raw.is_object()) raw = nlohmann::json::object();
+  nlohmann::json& meta = raw["metadata"];
   if (!meta.is_object()) meta = nlohmann::json::object();
   nlohmann::json& annotations = meta["annotations"];
   if (!annotations.is_object()) annotations = nlohmann::json::object();

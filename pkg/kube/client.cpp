@@ -61,7 +61,7 @@ Result<void> handle_watch_line(std::string_view line,
                                const std::function<void(const LeaseWatchEvent&)>& on_event) {
   auto parsed = api::parse_json(line, "watch event");
   if (!parsed) return std::move(parsed).error();
-  const Json& j = parsed.value();
+  Json& j = parsed.value();
   const auto type_it = j.find("type");
   const auto obj_it = j.find("object");
   if (!j.is_object() || type_it == j.end() || !type_it->is_string() || obj_it == j.end() || !obj_it->is_object())
@@ -92,7 +92,7 @@ Result<void> handle_watch_line(std::string_view line,
   else if (type == "MODIFIED") ev.type = LeaseWatchEvent::Type::modified;
   else if (type == "DELETED") ev.type = LeaseWatchEvent::Type::deleted;
   else return api::local_error(ErrorKind::bad_response, "unknown watch event type \"" + type + "\"");
-  auto lease = api::lease_from_json(obj);
+  auto lease = api::lease_from_json(std::move(*obj_it));
   if (!lease) return std::move(lease).error();
   ev.lease = std::move(lease).value();
   on_event(ev);
@@ -136,7 +136,7 @@ class WatchLineSplitter {
 Result<LeaseList> parse_lease_list(std::string_view body) {
   auto parsed = api::parse_json(body, "lease list");
   if (!parsed) return std::move(parsed).error();
-  const Json& j = parsed.value();
+  Json& j = parsed.value();
   const auto items = j.is_object() ? j.find("items") : j.end();
   const auto meta = j.is_object() ? j.find("metadata") : j.end();
   if (!j.is_object() || meta == j.end() || !meta->is_object() || (items != j.end() && !items->is_array() && !items->is_null()))
@@ -148,8 +148,8 @@ Result<LeaseList> parse_lease_list(std::string_view body) {
   list.resource_version = rv->get<std::string>();
   if (items != j.end() && items->is_array()) {
     list.items.reserve(items->size());
-    for (const Json& item : *items) {
-      auto lease = api::lease_from_json(item);
+    for (Json& item : *items) {
+      auto lease = api::lease_from_json(std::move(item));
       if (!lease) return std::move(lease).error();
       list.items.push_back(std::move(lease).value());
     }

@@ -310,7 +310,7 @@ TEST_CASE("integration: a stale resourceVersion (the lease changed under the lea
             co_return;
           }
           kle::api::Lease arg = current.value();
-          arg.raw["metadata"]["labels"]["touched-by"] = "integration-test";
+          arg.edit_raw()["metadata"]["labels"]["touched-by"] = "integration-test";
           auto r = co_await g.admin.update_lease(std::move(arg));
           if (!r && r.error().kind == kle::api::ErrorKind::conflict && ++conflicts < 20) continue;
           put.emplace(std::move(r));
@@ -334,7 +334,7 @@ TEST_CASE("integration: a stale resourceVersion (the lease changed under the lea
   CHECK(after->resource_version != touched_rv);  // renewed since, from the new version
   CHECK(after->spec.holder_identity == l->elector->identity());
   CHECK(after->spec.renew_time > put->value().spec.renew_time);
-  CHECK(after->raw["metadata"]["labels"]["touched-by"] == "integration-test");  // kept on renew
+  CHECK(after->raw()["metadata"]["labels"]["touched-by"] == "integration-test");  // kept on renew
 }
 
 TEST_CASE("integration: a deleted Lease is re-created and the electors converge", "[integration][elector]") {

@@ -48,7 +48,7 @@ TEST_CASE("a server Lease decodes into typed fields") {
   CHECK(l.spec.lease_transitions == 3);
   json without_managed = json::parse(kServerLease);
   without_managed["metadata"].erase("managedFields");  // the server's bookkeeping is not kept
-  CHECK(l.raw == without_managed);
+  CHECK(l.raw() == without_managed);
 }
 
 TEST_CASE("an update keeps every field we do not own and overwrites the ones we do") {
@@ -191,12 +191,30 @@ TEST_CASE("a non-object raw is replaced, not trusted") {
   Lease l;
   l.name = "a";
   l.namespace_ = "b";
-  l.raw = json::array({1, 2});
+  l.set_raw(json::array({1, 2}));
   const json out = lease_to_json(l);
   CHECK(out.is_object());
   CHECK(out["metadata"]["name"] == "a");
-  l.raw = json{{"metadata", "x"}, {"spec", 5}};
+  l.set_raw(json{{"metadata", "x"}, {"spec", 5}});
   const json out2 = lease_to_json(l);
   CHECK(out2["metadata"].is_object());
   CHECK(out2["spec"].is_object());
+}
+
+TEST_CASE("copies of a Lease share the decoded object until one of them edits it") {
+  const Lease read = parse_lease(kServerLease).value();
+  Lease copy = read;
+  CHECK(&copy.raw() == &read.raw());  // a copy costs a reference, not a second object
+
+  kle::api::set_lease_annotation(copy, "kube-leader-elector.io/preferred-holder", "pod-z");
+  CHECK(&copy.raw() != &read.raw());
+  CHECK(kle::api::lease_annotation(copy, "kube-leader-elector.io/preferred-holder") == "pod-z");
+  CHECK_FALSE(kle::api::lease_annotation(read, "kube-leader-elector.io/preferred-holder").has_value());
+  CHECK(kle::api::lease_annotation(read, "note") == "keep me");
+
+  Lease blank;  // never read: an empty object, and editing it touches no one else
+  CHECK(blank.raw() == json::object());
+  blank.edit_raw()["metadata"] = json{{"labels", {{"a", "b"}}}};
+  CHECK(Lease{}.raw() == json::object());
+  CHECK(lease_to_json(blank)["metadata"]["labels"]["a"] == "b");
 }

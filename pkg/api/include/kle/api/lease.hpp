@@ -1,7 +1,8 @@
 #pragma once
 // coordination.k8s.io/v1 Lease and its JSON form. Unknown fields of an object read from
-// the server are kept in `raw` and written back on update, so we never drop what another
+// the server are kept in `raw()` and written back on update, so we never drop what another
 // client (or a newer API) put there.
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,12 +29,23 @@ struct Lease {
   std::string resource_version;  // empty for an object not yet created
   std::string uid;
   LeaseSpec spec;
-  nlohmann::json raw = nlohmann::json::object();  // the whole object as last read
+
+  // The whole object as last read (without metadata.managedFields). A Lease is copied on its
+  // way from a watch event to an elector (the shared watch's cache, the event, the machine's
+  // last observation), and a process of a thousand Leases holds two of each: the decoded
+  // object is shared by the copies and copied only when one of them edits it (issue 14).
+  [[nodiscard]] const nlohmann::json& raw() const noexcept;
+  nlohmann::json& edit_raw();  // this copy's own object, to change
+  void set_raw(nlohmann::json object);
+
+ private:
+  std::shared_ptr<nlohmann::json> raw_;  // null: an empty object; never changed while shared
 };
 
 // Decoding validates types: a Lease whose spec fields have the wrong JSON type is a
 // bad_response error, never a crash or a silently defaulted value.
 Result<Lease> lease_from_json(const nlohmann::json& j);
+Result<Lease> lease_from_json(nlohmann::json&& j);  // takes the object over instead of copying it
 Result<Lease> parse_lease(std::string_view body);
 // Writes apiVersion/kind/metadata (name, namespace, resourceVersion when set) and the spec
 // exactly as client-go does: absent optionals are omitted, times are MicroTime.
