@@ -6,7 +6,8 @@
 // calls, so an interleaving at a co_await cannot split a rule in half.
 //   run()       asks the machine for the next loop step (read, write, sleep, shutdown),
 //               performs it and reports the result; then the release on stop.
-//   watch_loop  opens the watch and reports its events, quiet spells and ends.
+//   watch_loop  opens the watch and reports its events, quiet spells and ends; the
+//               quiet detector is a timer callback that cancels the stream.
 //   watchdog    wakes at the machine's leadership deadline, even mid-request.
 // A coroutine that ends with an exception fails the elector closed and loudly (fail()).
 #include <atomic>
@@ -82,6 +83,9 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   // --- the drivers' own state: timers and wake-ups, nothing the election decides on
   bool started = false;
   bool wake_pending = false;     // an event came while run() was not sleeping
+  bool quiet_detector_on = false;  // a stream is open and its quiet detector counts
+  bool quiet_fired = false;        // it cancelled the stream: the stream went quiet
+  std::uint32_t quiet_generation = 0;
   std::exception_ptr failure;    // the first coroutine failure, rethrown when run() ends
   boost::asio::steady_timer wake_timer;
   boost::asio::steady_timer watchdog_timer;
@@ -111,7 +115,9 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
 
   // elector_watch.cpp: the watch's and the deadline's drivers
   boost::asio::awaitable<void> watch_loop();
-  boost::asio::awaitable<void> watch_went_quiet();
+  void arm_quiet_detector(bool stream_opened);
+  void quiet_spell();
+  void disarm_quiet_detector();
   boost::asio::awaitable<void> watchdog();
   void on_watch_event(const LeaseEvent& event);
   void arm_signals();

@@ -3,13 +3,12 @@
 // watchdog ends leadership at the renew deadline even while a renewal is still in flight.
 // When to reconnect, from where, and when the deadline falls are the machine's rules.
 #include <csignal>
-#include <variant>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
 
 #include "elector_impl.hpp"
 
@@ -25,15 +24,23 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
       if (auto s = weak.lock()) s->on_watch_event(e);
     };
     std::string from = machine.on_watch_opened(clock->now());
-    // The stream races the quiet detector; the loser is cancelled. Named awaitables, not
-    // temporaries inside co_await: GCC 12 mishandles those.
-    using namespace asio::experimental::awaitable_operators;
-    auto stream = lock->watch(std::move(from), std::move(on_event));
-    auto quiet = watch_went_quiet();
-    auto raced = std::move(stream) || std::move(quiet);
-    auto outcome = co_await std::move(raced);
+    arm_quiet_detector(true);
+    api::Result<void> ended;
+    try {
+      ended = co_await lock->watch(std::move(from), std::move(on_event));
+    } catch (const boost::system::system_error& e) {
+      // A cancellation that lands between two of the stream's operations is thrown by
+      // Asio at the next one. Ours (quiet, stop) are how a stream ends; anything else is a bug.
+      if (e.code() != asio::error::operation_aborted || !(quiet_fired || machine.stopping())) throw;
+      ended = api::local_error(api::ErrorKind::cancelled, "lease watch cancelled");
+    }
+    const bool went_quiet = quiet_fired;
+    disarm_quiet_detector();
+    // A quiet spell cancels the stream through this coroutine's slot; what comes next
+    // is not cancelled. stop() sets stopping() before it cancels, so it is never lost here.
+    co_await asio::this_coro::reset_cancellation_state();
     if (machine.stopping()) break;
-    if (outcome.index() == 1) {
+    if (went_quiet) {
       machine.on_watch_quiet(clock->now());
       // The holder may be dead: open the takeover write's connection now, while its lease
       // still runs, so the takeover does not pay TCP + TLS (issue 14). Beside the new watch,
@@ -41,39 +48,60 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
       asio::co_spawn(ex, lock->warm(), [self](const std::exception_ptr&) {});
       continue;
     }
-    const auto reconnect_at = machine.on_watch_ended(clock->now(), std::get<0>(outcome));
+    const auto reconnect_at = machine.on_watch_ended(clock->now(), ended);
     flush();
     wake();  // run() falls back to polling while the watch is down
     if (reconnect_at > clock->now()) co_await sleep_on(watch_timer, reconnect_at);
   }
 }
 
-// Completes when the current stream has been quiet past the machine's deadline; returns
-// quietly when the race is over (the stream ended first, or stop()).
-asio::awaitable<void> Elector::Impl::watch_went_quiet() {
-  while (true) {
-    const auto due = machine.watch_quiet_deadline();
-    if (due != kNever && clock->now() >= due) co_return;
-    if (due == kNever) {
-      clock->disarm(watch_quiet_timer);
-      watch_quiet_timer.expires_at(kNever);
-    } else {
-      clock->arm(watch_quiet_timer, due);
-    }
-    boost::system::error_code ec;
-    co_await watch_quiet_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    const auto cs = co_await asio::this_coro::cancellation_state;
-    if (cs.cancelled() != asio::cancellation_type::none) {
-      clock->disarm(watch_quiet_timer);
-      co_return;
-    }
+// The quiet detector of the open stream: a timer and a callback, not a coroutine raced
+// against the stream (in a process of a thousand Leases, every idle Elector held one, with
+// the race's parallel group: about 2 KiB each, issue 14). At the machine's deadline it cancels
+// the stream through the watch loop's slot; quiet_fired tells the loop why it ended.
+void Elector::Impl::arm_quiet_detector(bool stream_opened) {
+  if (stream_opened) {
+    quiet_detector_on = true;
+    quiet_fired = false;
   }
+  if (!quiet_detector_on || quiet_fired) return;
+  const auto due = machine.watch_quiet_deadline();
+  const auto generation = ++quiet_generation;  // a wait armed before this one is stale
+  if (due == kNever) {
+    clock->disarm(watch_quiet_timer);
+    watch_quiet_timer.cancel();
+    return;
+  }
+  if (clock->now() >= due) return quiet_spell();
+  clock->arm(watch_quiet_timer, due);
+  const std::weak_ptr<Impl> weak = weak_from_this();
+  // Any ending re-reads the deadline: a fake clock wakes its timers with cancel(), and the
+  // deadline may have moved since.
+  watch_quiet_timer.async_wait([weak, generation](const boost::system::error_code&) {
+    auto self = weak.lock();
+    if (!self || generation != self->quiet_generation || self->machine.stopping()) return;
+    self->arm_quiet_detector(false);
+  });
+}
+
+void Elector::Impl::quiet_spell() {
+  quiet_fired = true;
+  clock->disarm(watch_quiet_timer);
+  watch_cancel.emit(asio::cancellation_type::terminal);
+}
+
+void Elector::Impl::disarm_quiet_detector() {
+  quiet_detector_on = false;
+  quiet_fired = false;
+  ++quiet_generation;
+  clock->disarm(watch_quiet_timer);
+  watch_quiet_timer.cancel();
 }
 
 void Elector::Impl::on_watch_event(const LeaseEvent& event) {
   if (machine.stopping()) return;
-  watch_quiet_timer.cancel();  // the detector re-reads its deadline (it may have had none)
   const bool decide_again = machine.on_watch_event(clock->now(), event);
+  arm_quiet_detector(false);  // the event moved the deadline (or gave it one)
   flush();
   if (decide_again) wake();
 }
