@@ -115,7 +115,8 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
 
   // elector_watch.cpp: the watch's and the deadline's drivers
   boost::asio::awaitable<void> watch_loop();
-  void arm_quiet_detector(bool stream_opened);
+  void start_quiet_detector();
+  void arm_quiet_detector();
   void quiet_spell();
   void disarm_quiet_detector();
   boost::asio::awaitable<void> watchdog();

@@ -24,7 +24,7 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
       if (auto s = weak.lock()) s->on_watch_event(e);
     };
     std::string from = machine.on_watch_opened(clock->now());
-    arm_quiet_detector(true);
+    start_quiet_detector();
     api::Result<void> ended;
     try {
       ended = co_await lock->watch(std::move(from), std::move(on_event));
@@ -59,11 +59,13 @@ asio::awaitable<void> Elector::Impl::watch_loop() {
 // against the stream (in a process of a thousand Leases, every idle Elector held one, with
 // the race's parallel group: about 2 KiB each, issue 14). At the machine's deadline it cancels
 // the stream through the watch loop's slot; quiet_fired tells the loop why it ended.
-void Elector::Impl::arm_quiet_detector(bool stream_opened) {
-  if (stream_opened) {
-    quiet_detector_on = true;
-    quiet_fired = false;
-  }
+void Elector::Impl::start_quiet_detector() {
+  quiet_detector_on = true;
+  quiet_fired = false;
+  arm_quiet_detector();
+}
+
+void Elector::Impl::arm_quiet_detector() {
   if (!quiet_detector_on || quiet_fired) return;
   const auto due = machine.watch_quiet_deadline();
   const auto generation = ++quiet_generation;  // a wait armed before this one is stale
@@ -80,7 +82,7 @@ void Elector::Impl::arm_quiet_detector(bool stream_opened) {
   watch_quiet_timer.async_wait([weak, generation](const boost::system::error_code&) {
     auto self = weak.lock();
     if (!self || generation != self->quiet_generation || self->machine.stopping()) return;
-    self->arm_quiet_detector(false);
+    self->arm_quiet_detector();
   });
 }
 
@@ -101,7 +103,7 @@ void Elector::Impl::disarm_quiet_detector() {
 void Elector::Impl::on_watch_event(const LeaseEvent& event) {
   if (machine.stopping()) return;
   const bool decide_again = machine.on_watch_event(clock->now(), event);
-  arm_quiet_detector(false);  // the event moved the deadline (or gave it one)
+  arm_quiet_detector();  // the event moved the deadline (or gave it one)
   flush();
   if (decide_again) wake();
 }
