@@ -135,7 +135,7 @@ void Elector::Impl::flush() {
     switch (e.kind) {
       case Effect::Kind::emit: post_event(e.event, e.state); break;
       case Effect::Kind::leadership:
-        watchdog_timer.cancel();  // re-read the deadline
+        if (lock) arm_watchdog();  // the deadline moved
         if (options.observer) options.observer->on_leadership(e.flag);
         break;
       case Effect::Kind::renewal:
@@ -174,7 +174,7 @@ void Elector::Impl::request_stop() {
   machine.request_stop();
   flush();
   wake();
-  watchdog_timer.cancel();
+  disarm_watchdog();
   watch_timer.cancel();
   watch_cancel.emit(asio::cancellation_type::terminal);
   if (signals) {
@@ -210,6 +210,13 @@ void Elector::Impl::fail(const std::exception_ptr& error, const char* coroutine)
     request_stop();  // flushes the leadership_lost queued by fail_closed()
   } catch (...) {  // a throwing observer: leadership has ended all the same
   }
+}
+
+// The watch or the watchdog threw. Before the loop has ended, its end rethrows the failure;
+// after, nobody else will.
+void Elector::Impl::safety_net_failed(const std::exception_ptr& error, const char* which) {
+  fail(error, which);
+  if (loop_done.is_set()) asio::post(ex, [error] { std::rethrow_exception(error); });
 }
 
 // ---- public surface

@@ -8,8 +8,8 @@
 //               performs it and reports the result; then the release on stop.
 //   watch_loop  opens the watch and reports its events, quiet spells and ends; the
 //               quiet detector is a timer callback that cancels the stream.
-//   watchdog    wakes at the machine's leadership deadline, even mid-request.
-// A coroutine that ends with an exception fails the elector closed and loudly (fail()).
+//   watchdog    a timer callback at the machine's leadership deadline, even mid-request.
+// A coroutine or callback that throws fails the elector closed and loudly (fail()).
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -86,6 +86,7 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   bool quiet_detector_on = false;  // a stream is open and its quiet detector counts
   bool quiet_fired = false;        // it cancelled the stream: the stream went quiet
   std::uint32_t quiet_generation = 0;
+  std::uint32_t watchdog_generation = 0;
   std::exception_ptr failure;    // the first coroutine failure, rethrown when run() ends
   boost::asio::steady_timer wake_timer;
   boost::asio::steady_timer watchdog_timer;
@@ -104,6 +105,7 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   void wake();
   void request_stop();
   void fail(const std::exception_ptr& error, const char* coroutine) noexcept;
+  void safety_net_failed(const std::exception_ptr& error, const char* which);
 
   // elector_loop.cpp: the loop's driver
   void spawn();
@@ -119,7 +121,9 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   void arm_quiet_detector();
   void quiet_spell();
   void disarm_quiet_detector();
-  boost::asio::awaitable<void> watchdog();
+  void arm_watchdog();
+  void watchdog_fired();
+  void disarm_watchdog();
   void on_watch_event(const LeaseEvent& event);
   void arm_signals();
 };

@@ -43,15 +43,11 @@ void Elector::Impl::spawn() {
     if (self->failure) asio::post(self->ex, [failure = self->failure] { std::rethrow_exception(failure); });
   });
   if (!lock) return;
-  auto safety_net_ended = [self](const char* which) {
-    return [self, which](const std::exception_ptr& e) {
-      if (!e || (self->machine.stopping() && cancelled_by_stop(e))) return;
-      self->fail(e, which);
-      if (self->loop_done.is_set()) asio::post(self->ex, [e] { std::rethrow_exception(e); });  // nobody else will
-    };
-  };
-  asio::co_spawn(ex, watch_loop(), asio::bind_cancellation_slot(watch_cancel.slot(), safety_net_ended("lease watch")));
-  asio::co_spawn(ex, watchdog(), safety_net_ended("renew-deadline watchdog"));
+  asio::co_spawn(ex, watch_loop(), asio::bind_cancellation_slot(watch_cancel.slot(), [self](const std::exception_ptr& e) {
+                   if (!e || (self->machine.stopping() && cancelled_by_stop(e))) return;
+                   self->safety_net_failed(e, "lease watch");
+                 }));
+  arm_watchdog();
 }
 
 asio::awaitable<void> Elector::Impl::run() {

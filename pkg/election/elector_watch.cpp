@@ -108,24 +108,46 @@ void Elector::Impl::on_watch_event(const LeaseEvent& event) {
   if (decide_again) wake();
 }
 
-asio::awaitable<void> Elector::Impl::watchdog() {
-  auto self = shared_from_this();
-  while (!machine.stopping()) {
-    const auto deadline = machine.leadership_deadline();
-    if (deadline != kNever && clock->now() >= deadline) {
-      machine.on_leadership_deadline(clock->now());
-      flush();
-      continue;
+// The renew-deadline watchdog: a timer and a callback, re-armed whenever it fires or the
+// leadership changes (flush()), not a coroutine per Elector (issue 14: in a process of a
+// thousand Leases every idle Elector held one, with its frame and its pending wait).
+// It runs outside the coroutines, so it keeps their rule itself: anything it throws (a log
+// sink, an observer) fails the elector closed and loudly, as a coroutine's failure would.
+void Elector::Impl::arm_watchdog() {
+  const auto deadline = machine.leadership_deadline();
+  if (machine.stopping() || deadline == kNever) return disarm_watchdog();
+  const auto generation = ++watchdog_generation;  // a wait armed before this one is stale
+  // Armed even when the deadline has passed: the timer then fires at once, from the
+  // io_context, never inside the flush() that re-armed it (whose remaining effects would
+  // otherwise come after the ones the deadline adds).
+  clock->arm(watchdog_timer, deadline);
+  const std::weak_ptr<Impl> weak = weak_from_this();
+  // Any ending re-reads the deadline: a fake clock wakes its timers with cancel(), and a
+  // renewal may have moved the deadline since.
+  watchdog_timer.async_wait([weak, generation](const boost::system::error_code&) {
+    auto self = weak.lock();
+    if (!self || generation != self->watchdog_generation || self->machine.stopping()) return;
+    try {
+      self->watchdog_fired();
+    } catch (...) {
+      self->safety_net_failed(std::current_exception(), "renew-deadline watchdog");
     }
-    if (deadline == kNever) {
-      clock->disarm(watchdog_timer);
-      watchdog_timer.expires_at(kNever);
-    } else {
-      clock->arm(watchdog_timer, deadline);
-    }
-    boost::system::error_code ec;
-    co_await watchdog_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  });
+}
+
+void Elector::Impl::watchdog_fired() {
+  const auto deadline = machine.leadership_deadline();
+  if (deadline != kNever && clock->now() >= deadline) {
+    machine.on_leadership_deadline(clock->now());
+    flush();
   }
+  arm_watchdog();
+}
+
+void Elector::Impl::disarm_watchdog() {
+  ++watchdog_generation;
+  clock->disarm(watchdog_timer);
+  watchdog_timer.cancel();
 }
 
 void Elector::Impl::arm_signals() {
