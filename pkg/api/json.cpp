@@ -1,20 +1,40 @@
 #include <kle/api/json.hpp>
 
 #include <limits>
+#include <vector>
 
 namespace kle::api {
 
-Result<nlohmann::json> parse_json(std::string_view body, std::string_view what) {
+Result<nlohmann::json> parse_json(std::string_view body, std::string_view what, JsonPrune prune) {
+  using Event = nlohmann::json::parse_event_t;
   bool too_deep = false;
+  // in_metadata[L]: the container at level L is the value of a key "metadata". nlohmann
+  // reports a container's start at the level of its parent, and the keys inside it one
+  // level deeper; it reports no end for containers inside a discarded value, so the
+  // stack is cut at each start rather than popped at each end.
+  std::vector<char> in_metadata;
+  bool metadata_key = false;  // the last key read was "metadata"
   // The callback sees every value's depth; refusing the deep one and flagging it keeps
   // the parse itself iterative and bounded.
-  const nlohmann::json::parser_callback_t limit = [&too_deep](int depth, nlohmann::json::parse_event_t event,
-                                                             nlohmann::json&) {
-    if ((event == nlohmann::json::parse_event_t::object_start ||
-         event == nlohmann::json::parse_event_t::array_start) &&
-        depth >= kMaxJsonDepth) {
+  const nlohmann::json::parser_callback_t limit = [&](int depth, Event event, nlohmann::json& parsed) {
+    if ((event == Event::object_start || event == Event::array_start) && depth >= kMaxJsonDepth) {
       too_deep = true;
       return false;
+    }
+    if (prune == JsonPrune::managed_fields) {
+      const auto level = static_cast<std::size_t>(depth);
+      if (event == Event::object_start || event == Event::array_start) {
+        in_metadata.resize(level + 2);
+        in_metadata[level + 1] = static_cast<char>(event == Event::object_start && level > 0 && metadata_key);
+        metadata_key = false;
+      } else if (event == Event::key) {
+        const auto& key = parsed.get_ref<const std::string&>();
+        // Refusing a key discards its value, which is then never built.
+        if (key == "managedFields" && level < in_metadata.size() && in_metadata[level] != 0) return false;
+        metadata_key = key == "metadata";
+      } else {
+        metadata_key = false;  // a scalar value, or an end
+      }
     }
     return !too_deep;
   };

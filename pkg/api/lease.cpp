@@ -114,7 +114,7 @@ nlohmann::json& Lease::edit_raw() {
 void Lease::set_raw(nlohmann::json object) { raw_ = std::make_shared<nlohmann::json>(std::move(object)); }
 
 Result<Lease> parse_lease(std::string_view body) {
-  auto j = parse_json(body, "Lease");
+  auto j = parse_json(body, "Lease", JsonPrune::managed_fields);
   if (!j.ok()) return std::move(j).error();
   return lease_from_json(std::move(*j));
 }

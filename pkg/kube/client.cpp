@@ -59,7 +59,7 @@ net::awaitable<Result<std::string>> send(Transport& transport, const RequestObse
 // Decodes one watch event line: {"type": ..., "object": ...}.
 Result<void> handle_watch_line(std::string_view line,
                                const std::function<void(const LeaseWatchEvent&)>& on_event) {
-  auto parsed = api::parse_json(line, "watch event");
+  auto parsed = api::parse_json(line, "watch event", api::JsonPrune::managed_fields);
   if (!parsed) return std::move(parsed).error();
   Json& j = parsed.value();
   const auto type_it = j.find("type");
@@ -134,7 +134,7 @@ class WatchLineSplitter {
 
 // A LeaseList: {"metadata":{"resourceVersion":...},"items":[Lease...]}.
 Result<LeaseList> parse_lease_list(std::string_view body) {
-  auto parsed = api::parse_json(body, "lease list");
+  auto parsed = api::parse_json(body, "lease list", api::JsonPrune::managed_fields);
   if (!parsed) return std::move(parsed).error();
   Json& j = parsed.value();
   const auto items = j.is_object() ? j.find("items") : j.end();

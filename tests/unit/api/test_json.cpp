@@ -57,3 +57,36 @@ TEST_CASE("typed accessors distinguish absent, null and wrongly typed") {
   CHECK(*kle::api::opt_object(j, "n", "n") == nullptr);
   CHECK_FALSE(kle::api::opt_object(j, "s", "s").ok());
 }
+
+TEST_CASE("parse_json with JsonPrune::managed_fields leaves out every metadata.managedFields and nothing else") {
+  using kle::api::JsonPrune;
+  const std::string mf = R"([{"manager":"m","fieldsV1":{"f:spec":{"f:holderIdentity":{}}}}])";
+  // A watch event (the object one level down), a list (its items two levels down), and keys
+  // named managedFields or metadata that are not the object's bookkeeping.
+  const std::string body = R"({"type":"MODIFIED","object":{"metadata":{"name":"a","managedFields":)" + mf +
+                           R"(,"labels":{"managedFields":"keep-label"},"annotations":{"metadata":"x"}},)"
+                           R"("spec":{"managedFields":"keep-spec","metadata":[{"managedFields":"keep-in-array"}]}},)"
+                           R"("items":[{"metadata":{"managedFields":)" + mf + R"(,"uid":"u"}},)"
+                           R"({"metadata":{"managedFields":null}}],"managedFields":"keep-root"})";
+  const auto r = parse_json(body, "x", JsonPrune::managed_fields);
+  REQUIRE(r.ok());
+  const auto& j = *r;
+  CHECK_FALSE(j["object"]["metadata"].contains("managedFields"));
+  CHECK(j["object"]["metadata"]["name"] == "a");
+  CHECK(j["object"]["metadata"]["labels"]["managedFields"] == "keep-label");
+  CHECK(j["object"]["metadata"]["annotations"]["metadata"] == "x");
+  CHECK(j["object"]["spec"]["managedFields"] == "keep-spec");
+  CHECK(j["object"]["spec"]["metadata"][0]["managedFields"] == "keep-in-array");
+  CHECK_FALSE(j["items"][0]["metadata"].contains("managedFields"));
+  CHECK(j["items"][0]["metadata"]["uid"] == "u");
+  CHECK_FALSE(j["items"][1]["metadata"].contains("managedFields"));
+  CHECK(j["managedFields"] == "keep-root");
+  // Without pruning the same document is read whole.
+  const auto whole = parse_json(body, "x");
+  REQUIRE(whole.ok());
+  CHECK((*whole)["object"]["metadata"]["managedFields"] == nlohmann::json::parse(mf));
+  CHECK(*whole != j);
+  // Pruning changes neither the depth limit nor the refusal of invalid JSON.
+  CHECK_FALSE(parse_json(nested(kMaxJsonDepth + 1, '[', ']'), "x", JsonPrune::managed_fields).ok());
+  CHECK_FALSE(parse_json(R"({"metadata":{"managedFields":[1,]}})", "x", JsonPrune::managed_fields).ok());
+}

@@ -17,8 +17,17 @@ namespace kle::api {
 // depth from a hostile or broken server could exhaust the stack. Real objects nest < 20.
 inline constexpr int kMaxJsonDepth = 64;
 
+// What a parse may leave out as it reads.
+enum class JsonPrune {
+  none,
+  // Every `metadata.managedFields` (the apiserver's field-manager bookkeeping, often most
+  // of a small object's nodes), at any depth: in a watch event, a list's items, the object.
+  // Never built, so never allocated: for Lease decoders, which would drop it anyway.
+  managed_fields,
+};
+
 // Parses `body` without exceptions; `what` names the document in the error ("Lease").
-Result<nlohmann::json> parse_json(std::string_view body, std::string_view what);
+Result<nlohmann::json> parse_json(std::string_view body, std::string_view what, JsonPrune prune = JsonPrune::none);
 
 Error bad_field(std::string_view path, std::string_view expected, const nlohmann::json& got);
 
