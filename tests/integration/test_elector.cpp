@@ -260,6 +260,7 @@ TEST_CASE("integration: three electors on the real apiserver elect exactly one l
   REQUIRE(g.leaders() == 1);
   Node* l = g.leader();
   auto lease = g.server_lease();
+  INFO((lease.ok() ? std::string() : lease.error().message));
   REQUIRE(lease.ok());
   CHECK(lease->spec.holder_identity == l->elector->identity());
   CHECK(lease->spec.lease_duration_seconds == kLease.count());
@@ -372,7 +373,7 @@ TEST_CASE("integration: a deleted Lease is re-created and the electors converge"
 // again, every follower's watch delivering again, and a release afterwards still taken
 // through the watch (the figure is printed).
 TEST_CASE("integration: electors ride out an apiserver restart and still hand over at once",
-          "[integration][elector]") {
+          "[integration][elector][apiserver-restart]") {
   Group g("kle-it-restart");
   g.start_all();
   REQUIRE(g.run_until([&] { return g.leaders() == 1; }, 30s, [&] { g.at_most_one_leader(); }));

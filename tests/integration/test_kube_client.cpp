@@ -158,7 +158,7 @@ TEST_CASE("integration: watch a lease, then resume from a resourceVersion", "[in
 // resourceVersion "1" is replayed; a restart starts the cache afresh, as an upgrade or a
 // crash does in production, and resuming a watch from before it must come back as Gone.
 TEST_CASE("integration: after an apiserver restart, a watch from an older resourceVersion is 410 Gone",
-          "[integration][watch]") {
+          "[integration][watch][apiserver-restart]") {
   const auto& env = cluster_env();
   net::io_context io;
   Client client(io.get_executor(), env.admin);
