@@ -25,7 +25,7 @@ Result<nlohmann::json> parse_json(std::string_view body, std::string_view what, 
       const auto level = static_cast<std::size_t>(depth);
       if (event == Event::object_start || event == Event::array_start) {
         in_metadata.resize(level + 2);
-        in_metadata[level + 1] = static_cast<char>(event == Event::object_start && level > 0 && metadata_key);
+        in_metadata[level + 1] = static_cast<char>(event == Event::object_start && metadata_key);
         metadata_key = false;
       } else if (event == Event::key) {
         const auto& key = parsed.get_ref<const std::string&>();

@@ -87,7 +87,7 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   bool quiet_fired = false;        // it cancelled the stream: the stream went quiet
   std::uint32_t quiet_generation = 0;
   std::uint32_t watchdog_generation = 0;
-  std::exception_ptr failure;    // the first coroutine failure, rethrown when run() ends
+  std::exception_ptr failure;    // the first coroutine or callback failure, rethrown when run() ends
   boost::asio::steady_timer wake_timer;
   boost::asio::steady_timer watchdog_timer;
   boost::asio::steady_timer watch_timer;
