@@ -127,14 +127,14 @@ void Logger::log(Level level, std::string_view msg, Fields fields) const {
   std::string line;
   if (format_ == Format::json) {
     line = R"({"ts":")" + timestamp() + R"(","level":")" + to_string(level) + R"(","msg":")" + json_escape(msg) + '"';
-    line += bound_json_;
+    line += bound_;
     for (const Field& f : fields) append_json_field(line, f);
     line += '}';
   } else {
     line = timestamp() + ' ' + to_string(level) + ' ';
     // The message keeps its spaces bare (it is for people) unless something in it needs quotes.
     append_text_value(line, msg, true);
-    line += bound_text_;
+    line += bound_;
     for (const Field& f : fields) append_text_field(line, f);
   }
   (*sink_)(level, line);
@@ -142,9 +142,13 @@ void Logger::log(Level level, std::string_view msg, Fields fields) const {
 
 Logger Logger::with(Fields fields) const {
   Logger copy = *this;
+  if (!*sink_) return copy;  // writes nothing: nothing to render
   for (const Field& f : fields) {
-    append_json_field(copy.bound_json_, f);
-    append_text_field(copy.bound_text_, f);
+    if (format_ == Format::json) {
+      append_json_field(copy.bound_, f);
+    } else {
+      append_text_field(copy.bound_, f);
+    }
   }
   return copy;
 }

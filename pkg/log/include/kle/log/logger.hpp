@@ -51,8 +51,10 @@ class Logger {
   Level min_level_;
   Format format_;
   std::shared_ptr<Sink> sink_;
-  std::string bound_json_;  // pre-rendered bound fields
-  std::string bound_text_;
+  // The bound fields, rendered once in format_ (fixed at construction). One string, not one
+  // per format: every Elector holds a Logger bound to its Lease, and a process of a thousand
+  // Leases holds a thousand (issue 14).
+  std::string bound_;
 };
 
 // Writes to stderr, one line at a time under a lock.
