@@ -29,7 +29,7 @@ bool older_version(const std::string& a, const std::string& b) {
 }  // namespace
 
 Machine::Machine(MachineConfig config)
-    : cfg_(std::move(config)), log_(cfg_.log), rng_(static_cast<std::minstd_rand::result_type>(std::hash<std::string>{}(cfg_.identity))) {}
+    : cfg_(std::move(config)), rng_(static_cast<std::minstd_rand::result_type>(std::hash<std::string>{}(cfg_.identity))) {}
 
 std::vector<Effect> Machine::take_effects() { return std::exchange(effects_, {}); }
 
@@ -111,13 +111,13 @@ void Machine::observe(Clock::time_point now, const api::Lease& lease) {
   const std::string holder = lease.spec.holder_identity.value_or("");
   if (!reported_holder_ || *reported_holder_ != holder) {
     reported_holder_ = holder;
-    log_.info("new leader observed", {{"holder", holder}, {"transitions", lease.spec.lease_transitions.value_or(0)}});
+    cfg_.log.info("new leader observed", {{"holder", holder}, {"transitions", lease.spec.lease_transitions.value_or(0)}});
     emit(Event::new_leader);
   }
   if (uncertain_ && lease.spec == uncertain_->spec) {
     const Sent landed = *uncertain_;
     uncertain_.reset();
-    log_.info("an unconfirmed write turned out to have succeeded", {{"holder", holder}});
+    cfg_.log.info("an unconfirmed write turned out to have succeeded", {{"holder", holder}});
     accept_write(now, lease, landed);
     return;
   }
@@ -137,7 +137,7 @@ void Machine::observe(Clock::time_point now, const api::Lease& lease) {
 void Machine::observe_deleted(const std::string& resource_version) {
   exists_ = false;
   if (!resource_version.empty()) watch_rv_ = resource_version;
-  log_.warn("lease deleted", {{"holder", observed_ ? observed_->spec.holder_identity.value_or("") : std::string()}});
+  cfg_.log.warn("lease deleted", {{"holder", observed_ ? observed_->spec.holder_identity.value_or("") : std::string()}});
   step_down("the lease was deleted");
 }
 
@@ -148,7 +148,7 @@ void Machine::accept_write(Clock::time_point now, const api::Lease& written, con
   if (stopping_) return;  // the shutdown releases a record that names us
   if (now - sent.at >= cfg_.timings.renew_deadline) {
     if (leader_) step_down("a renewal confirmed only after the renew deadline");
-    log_.warn("write confirmed too late to lead; waiting the term out", {});
+    cfg_.log.warn("write confirmed too late to lead; waiting the term out", {});
     return;
   }
   if (observed_holder() != cfg_.identity) return;
@@ -161,7 +161,7 @@ void Machine::accept_write(Clock::time_point now, const api::Lease& written, con
     // other follower (from when we saw it). Re-writing it at once instead would also be
     // safe, and would be the same flap. Leadership comes back only through a write sent
     // after the step-down, once the term is over, and then any follower may win it.
-    if (!leader_) log_.info("a write sent before stepping down landed; not taking leadership back", {});
+    if (!leader_) cfg_.log.info("a write sent before stepping down landed; not taking leadership back", {});
     return;
   }
   last_renewal_ = sent.at;
@@ -174,7 +174,7 @@ void Machine::accept_write(Clock::time_point now, const api::Lease& written, con
   if (!leader_) {
     become_leader("acquired");
   } else {
-    log_.debug("lease renewed", {{"holder", cfg_.identity},
+    cfg_.log.debug("lease renewed", {{"holder", cfg_.identity},
                                  {"transitions", written.spec.lease_transitions.value_or(0)}});
     emit(Event::lease_renewed);
   }
@@ -183,7 +183,7 @@ void Machine::accept_write(Clock::time_point now, const api::Lease& written, con
 void Machine::become_leader(const char* how) {
   leader_ = true;
   effect(Effect::Kind::leader_known);
-  log_.info("leadership acquired", {{"holder", cfg_.identity}, {"transitions", epoch()}, {"how", how}});
+  cfg_.log.info("leadership acquired", {{"holder", cfg_.identity}, {"transitions", epoch()}, {"how", how}});
   effect(Effect::Kind::leadership, true);
   emit(Event::leadership_acquired);
 }
@@ -195,7 +195,7 @@ void Machine::step_down(const std::string& why) {
   // Queued before the log line: a logger that throws must not swallow leadership_lost.
   effect(Effect::Kind::leadership, false);
   emit(Event::leadership_lost);
-  log_.warn("leadership lost", {{"holder", observed_holder()}, {"transitions", epoch()}, {"why", why}});
+  cfg_.log.warn("leadership lost", {{"holder", observed_holder()}, {"transitions", epoch()}, {"why", why}});
 }
 
 void Machine::fail_closed() {
@@ -209,7 +209,7 @@ void Machine::fail_closed() {
 }
 
 void Machine::lead_standalone() {
-  log_.warn("no cluster configured: assuming leadership (standalone mode, no lease)", {});
+  cfg_.log.warn("no cluster configured: assuming leadership (standalone mode, no lease)", {});
   become_leader("standalone");
 }
 

@@ -20,7 +20,7 @@ api::Lease handover_record(const api::Lease& held, api::MicroTime wall_now, cons
 
 bool Machine::hand_over(Clock::time_point now, HandoverHint hint) {
   if (!leader_ || stopping_ || handover_) return false;
-  log_.info("handing over", {{"successor", hint.successor}, {"newest_revision", hint.newest_revision},
+  cfg_.log.info("handing over", {{"successor", hint.successor}, {"newest_revision", hint.newest_revision},
                              {"drain_ms", std::chrono::duration_cast<std::chrono::milliseconds>(
                                               cfg_.handover_drain).count()}});
   const Clock::time_point due = now + cfg_.handover_drain;
@@ -44,7 +44,7 @@ LoopStep Machine::handover_step(Clock::time_point now, api::MicroTime wall_now) 
     return step;
   }
   if (now >= handover_->give_up) {
-    log_.warn("gave up the handover within the renew deadline; followers take over at expiry", {});
+    cfg_.log.warn("gave up the handover within the renew deadline; followers take over at expiry", {});
     handover_.reset();
     return next(now, wall_now);
   }
@@ -54,7 +54,7 @@ LoopStep Machine::handover_step(Clock::time_point now, api::MicroTime wall_now) 
     return step;
   }
   if (!exists_ || observed_holder() != cfg_.identity) {
-    log_.info("nothing to hand over", {{"holder", observed_holder()}});
+    cfg_.log.info("nothing to hand over", {{"holder", observed_holder()}});
     handover_.reset();
     return next(now, wall_now);
   }
@@ -73,7 +73,7 @@ void Machine::on_handover_write(Clock::time_point now, const api::Result<api::Le
   if (result) {
     uncertain_.reset();
     observe(now, result.value());
-    log_.info("lease handed over", {{"successor", handover_->hint.successor}});
+    cfg_.log.info("lease handed over", {{"successor", handover_->hint.successor}});
     handover_.reset();
     return;
   }
@@ -84,7 +84,7 @@ void Machine::on_handover_write(Clock::time_point now, const api::Result<api::Le
   }
   need_get_ = true;  // conflict (or a failure): re-read; the step retries while it still names us
   if (!result.error().is(api::ErrorKind::conflict)) {
-    log_.warn("handing over failed", {{"error", result.error().describe()}});
+    cfg_.log.warn("handing over failed", {{"error", result.error().describe()}});
     pause_ = now + retry_soon();
   }
 }

@@ -86,7 +86,7 @@ LoopStep Machine::acquire_step(Clock::time_point now, api::MicroTime wall_now) {
     // While the watch is down we poll; while it is up, its events wake us.
     return sleep_step(watch_up_ ? step.decision.expires_at : std::min(step.decision.expires_at, next_poll_));
   }
-  log_.debug("trying to take the lease",
+  cfg_.log.debug("trying to take the lease",
              {{"action", to_string(step.decision.action)}, {"reason", to_string(step.decision.reason)}});
   step.kind = LoopStep::Kind::write;
   in_flight_ = Sent{step.decision.record.spec, step.decision.action, step.decision.reason, now, step_downs_, false};
@@ -120,7 +120,7 @@ void Machine::on_read(Clock::time_point now, const api::Result<api::Lease>& resu
     need_get_ = false;
     if (exists_) observe_deleted("");
   } else {
-    log_.warn("reading the lease failed", {{"error", result.error().describe()}});
+    cfg_.log.warn("reading the lease failed", {{"error", result.error().describe()}});
     ok = false;
   }
   if (read_renewing_) {
@@ -157,11 +157,11 @@ void Machine::on_write_failed(Clock::time_point now, const api::Error& err, cons
   bool retry_now = false;
   if (err.is(api::ErrorKind::conflict)) {
     // Someone else wrote first (or the lease exists): read it and decide again.
-    log_.info("lease write conflicted", {{"verb", verb}, {"reason", to_string(sent.reason)}});
+    cfg_.log.info("lease write conflicted", {{"verb", verb}, {"reason", to_string(sent.reason)}});
     need_get_ = true;
     retry_now = true;
   } else {
-    log_.warn("lease write failed", {{"verb", verb}, {"reason", to_string(sent.reason)}, {"error", err.describe()}});
+    cfg_.log.warn("lease write failed", {{"verb", verb}, {"reason", to_string(sent.reason)}, {"error", err.describe()}});
     if (err.is(api::ErrorKind::not_found)) {
       observe_deleted("");
       retry_now = true;

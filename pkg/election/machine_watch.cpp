@@ -39,7 +39,7 @@ bool Machine::on_watch_event(Clock::time_point now, const LeaseEvent& event) {
 void Machine::on_watch_quiet(Clock::time_point now) {
   watch_up_ = false;
   ++quiet_reconnects_;
-  log_.info("lease watch quiet while the lease is held; watching again",
+  cfg_.log.info("lease watch quiet while the lease is held; watching again",
             {{"holder", observed_holder()}, {"resource_version", watch_rv_},
              {"quiet_ms", std::chrono::duration_cast<milliseconds>(now - watch_active_at_).count()}});
 }
@@ -57,13 +57,13 @@ Clock::time_point Machine::on_watch_ended(Clock::time_point now, const api::Resu
     // write, which a restarted apiserver's watch cache (or a compaction while other
     // objects changed) no longer has either, so an idle lease would 410 forever. A watch
     // without a resourceVersion starts from now and opens with the current state (ADDED).
-    log_.info("watch resourceVersion too old; watching again from the current state",
+    cfg_.log.info("watch resourceVersion too old; watching again from the current state",
               {{"resource_version", watch_rv_}});
     watch_rv_.clear();
     watch_from_now_ = true;
     return now;
   }
-  if (!result) log_.warn("lease watch failed", {{"error", result.error().describe()}});
+  if (!result) cfg_.log.warn("lease watch failed", {{"error", result.error().describe()}});
   watch_from_now_ = false;
   const auto at = now + jittered(watch_backoff_);
   watch_backoff_ = std::min<Clock::duration>(watch_backoff_ * 2, cfg_.timings.lease_duration);
@@ -104,8 +104,9 @@ void Machine::begin_shutdown(Clock::time_point now) {
   handover_.reset();
   const bool ours = exists_ && observed_holder() == cfg_.identity;
   releasing_ = cfg_.release_on_stop && (ours || uncertain_);
-  if (ours) release_held_ = observed_;
-  release_give_up_ = now + cfg_.timings.renew_deadline;
+  release_ = std::make_unique<Release>();
+  if (ours) release_->held = observed_;
+  release_->give_up = now + cfg_.timings.renew_deadline;
 }
 
 // holderIdentity "" and leaseDurationSeconds 1, as client-go's ReleaseOnCancel writes it;
@@ -113,42 +114,43 @@ void Machine::begin_shutdown(Clock::time_point now) {
 // within the renew deadline so stop() cannot hang.
 ReleaseStep Machine::next_release(Clock::time_point now, api::MicroTime wall_now) {
   ReleaseStep step;
-  if (releasing_ && release_pause_) {
+  if (!release_) releasing_ = false;  // begin_shutdown() not called: nothing to release
+  if (releasing_ && release_->pause) {
     step.kind = ReleaseStep::Kind::sleep;
-    step.until = *std::exchange(release_pause_, std::nullopt);
+    step.until = *std::exchange(release_->pause, std::nullopt);
     return step;
   }
-  if (releasing_ && now >= release_give_up_) {
-    log_.warn("gave up releasing the lease within the renew deadline; followers take over at expiry", {});
+  if (releasing_ && now >= release_->give_up) {
+    cfg_.log.warn("gave up releasing the lease within the renew deadline; followers take over at expiry", {});
     releasing_ = false;
   }
-  if (releasing_ && !release_held_) {
+  if (releasing_ && !release_->held) {
     step.kind = ReleaseStep::Kind::read;
     return step;
   }
   if (releasing_) {
-    const std::string holder = release_held_->spec.holder_identity.value_or("");
+    const std::string holder = release_->held->spec.holder_identity.value_or("");
     if (holder == cfg_.identity) {
       step.kind = ReleaseStep::Kind::write;
-      step.record = handover_record(*release_held_, wall_now, release_hint_);
+      step.record = handover_record(*release_->held, wall_now, release_hint_);
       return step;
     }
-    log_.info("nothing to release", {{"holder", holder}});
+    cfg_.log.info("nothing to release", {{"holder", holder}});
     releasing_ = false;
   }
-  log_.info("elector stopped", {{"holder", observed_holder()}});
+  cfg_.log.info("elector stopped", {{"holder", observed_holder()}});
   return step;
 }
 
 void Machine::on_release_read(Clock::time_point now, const api::Result<api::Lease>& result) {
   if (result) {
     observe(now, result.value());
-    release_held_ = result.value();
+    if (release_) release_->held = result.value();
   } else if (result.error().is(api::ErrorKind::not_found)) {
     releasing_ = false;
   } else {
-    log_.warn("reading the lease to release it failed", {{"error", result.error().describe()}});
-    release_pause_ = now + retry_soon();
+    cfg_.log.warn("reading the lease to release it failed", {{"error", result.error().describe()}});
+    if (release_) release_->pause = now + retry_soon();
   }
 }
 
@@ -156,7 +158,7 @@ void Machine::on_release_write(Clock::time_point now, const api::Result<api::Lea
   if (result) {
     uncertain_.reset();
     observe(now, result.value());
-    log_.info("lease released", {{"transitions", result.value().spec.lease_transitions.value_or(0)}});
+    cfg_.log.info("lease released", {{"transitions", result.value().spec.lease_transitions.value_or(0)}});
     releasing_ = false;
     return;
   }
@@ -164,10 +166,11 @@ void Machine::on_release_write(Clock::time_point now, const api::Result<api::Lea
     releasing_ = false;
     return;
   }
-  release_held_.reset();
+  if (!release_) return;
+  release_->held.reset();
   if (!result.error().is(api::ErrorKind::conflict)) {
-    log_.warn("releasing the lease failed", {{"error", result.error().describe()}});
-    release_pause_ = now + retry_soon();
+    cfg_.log.warn("releasing the lease failed", {{"error", result.error().describe()}});
+    release_->pause = now + retry_soon();
   }
 }
 

@@ -9,6 +9,7 @@
 // docs/ELECTOR-STATES.md draws the states and who owns which data.
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -143,6 +144,8 @@ class Machine {
   [[nodiscard]] std::string observed_holder() const;
   [[nodiscard]] const std::optional<api::Lease>& observed() const noexcept { return observed_; }
   [[nodiscard]] bool watch_up() const noexcept { return watch_up_; }
+  [[nodiscard]] const MachineConfig& config() const noexcept { return cfg_; }
+  [[nodiscard]] const log::Logger& log() const noexcept { return cfg_.log; }
   [[nodiscard]] Clock::duration jittered(Clock::duration d);
 
  private:
@@ -177,8 +180,7 @@ class Machine {
 
   // Members are grouped by size (the flags last, to keep the class compact); the comment
   // on each says which part of the loop owns it.
-  MachineConfig cfg_;
-  log::Logger log_;
+  MachineConfig cfg_;  // cfg_.log is the one Logger of the Elector (its drivers log through log())
   // Jitter only: minstd_rand is 8 bytes where mt19937_64 is 2.5 KiB, which a process of a
   // thousand Electors pays a thousand times (issue 14).
   std::minstd_rand rng_;
@@ -223,10 +225,14 @@ class Machine {
   HandoverHint release_hint_;
   std::string newest_revision_;
 
-  // The release on stop.
-  std::optional<api::Lease> release_held_;
-  Clock::time_point release_give_up_{};
-  std::optional<Clock::time_point> release_pause_;
+  // The release on stop, made by begin_shutdown(): boxed, as every Elector of a process of a
+  // thousand Leases would otherwise carry its 264 bytes from start to stop (issue 14).
+  struct Release {
+    std::optional<api::Lease> held;
+    Clock::time_point give_up{};
+    std::optional<Clock::time_point> pause;
+  };
+  std::unique_ptr<Release> release_;
 
   int quiet_reconnects_ = 0;     // watch: fruitless quiet reconnects in a row
   bool exists_ = false;          // observed: false after a delete (observed_ is a tombstone)
