@@ -8,6 +8,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "elector_impl.hpp"
@@ -28,19 +29,20 @@ const char* to_string(Event e) noexcept {
 
 namespace detail {
 
-Latch::Latch(const asio::any_io_executor& ex) : timer_(ex) {
-  timer_.expires_at(std::chrono::steady_clock::time_point::max());
-}
-
 void Latch::set() {
   set_ = true;
-  timer_.cancel();
+  if (timer_) timer_->cancel();
 }
 
 asio::awaitable<void> Latch::wait() {
+  if (set_) co_return;
+  if (!timer_) {
+    timer_ = std::make_unique<asio::steady_timer>(co_await asio::this_coro::executor);
+    timer_->expires_at(std::chrono::steady_clock::time_point::max());
+  }
   while (!set_) {
     boost::system::error_code ec;
-    co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -87,8 +89,7 @@ ResolvedTimings timings_or_throw(const ElectorOptions& options) {
   return t.value();
 }
 
-MachineConfig machine_config(const ElectorOptions& options, const ResolvedTimings& timings, const log::Logger& log,
-                             bool standalone) {
+MachineConfig machine_config(const ElectorOptions& options, const ResolvedTimings& timings, bool standalone) {
   MachineConfig c;
   c.identity = options.identity;
   c.lease_name = options.lease_name;
@@ -96,7 +97,8 @@ MachineConfig machine_config(const ElectorOptions& options, const ResolvedTiming
   c.timings = timings;
   c.release_on_stop = options.release_on_stop;
   c.standalone = standalone;
-  c.log = log;
+  c.log = (options.log ? *options.log : log::null_logger())
+              .with({{"lease", options.lease_name}, {"namespace", options.namespace_}, {"identity", options.identity}});
   c.revision = options.revision;
   c.handover_grace = options.handover_grace;
   c.older_grace = options.older_grace;
@@ -106,26 +108,22 @@ MachineConfig machine_config(const ElectorOptions& options, const ResolvedTiming
 
 }  // namespace
 
-Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> lease_lock, ElectorOptions opts,
+Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> lease_lock, const ElectorOptions& opts,
                     std::shared_ptr<Clock> clk)
     : ex(std::move(executor)),
       lock(std::move(lease_lock)),
-      options(checked(std::move(opts), lock.get())),
-      timings(timings_or_throw(options)),
+      observer(opts.observer),
+      timings(timings_or_throw(opts)),
       clock(clk ? std::move(clk) : system_clock()),
-      log((options.log ? *options.log : log::null_logger())
-              .with({{"lease", options.lease_name}, {"namespace", options.namespace_}, {"identity", options.identity}})),
-      machine(machine_config(options, timings, log, lock == nullptr)),
+      machine(machine_config(opts, timings, lock == nullptr)),
+      auto_close(opts.auto_close),
+      wait_for_leadership(opts.wait_for_leadership),
       wake_timer(ex),
       watchdog_timer(ex),
-      watch_timer(ex),
-      watch_quiet_timer(ex),
-      release_timer(ex),
-      loop_done(ex),
-      leader_known(ex) {}
+      watch_timer(ex) {}
 
 Elector::Impl::~Impl() {
-  for (auto* t : {&wake_timer, &watchdog_timer, &watch_timer, &watch_quiet_timer, &release_timer}) clock->disarm(*t);
+  for (auto* t : {&wake_timer, &watchdog_timer, &watch_timer}) clock->disarm(*t);
 }
 
 // Carries out what the machine decided besides I/O, in its order.
@@ -136,13 +134,13 @@ void Elector::Impl::flush() {
       case Effect::Kind::emit: post_event(e.event, e.state); break;
       case Effect::Kind::leadership:
         if (lock) arm_watchdog();  // the deadline moved
-        if (options.observer) options.observer->on_leadership(e.flag);
+        if (observer) observer->on_leadership(e.flag);
         break;
       case Effect::Kind::renewal:
-        if (options.observer) options.observer->on_renewal(e.flag, e.latency);
+        if (observer) observer->on_renewal(e.flag, e.latency);
         break;
       case Effect::Kind::observed_transitions:
-        if (options.observer) options.observer->on_observed_transitions(e.transitions);
+        if (observer) observer->on_observed_transitions(e.transitions);
         break;
       case Effect::Kind::leader_known: leader_known.set(); break;
     }
@@ -203,7 +201,7 @@ void Elector::Impl::fail(const std::exception_ptr& error, const char* coroutine)
       what = e.what();
     } catch (...) {  // described above
     }
-    log.error("an elector coroutine failed: stepped down and stopping", {{"coroutine", coroutine}, {"error", what}});
+    machine.log().error("an elector coroutine failed: stepped down and stopping", {{"coroutine", coroutine}, {"error", what}});
   } catch (...) {  // the logger may be what failed
   }
   try {
@@ -222,8 +220,10 @@ void Elector::Impl::safety_net_failed(const std::exception_ptr& error, const cha
 // ---- public surface
 
 Elector::Elector(asio::any_io_executor ex, std::unique_ptr<LeaseLock> lock, ElectorOptions options,
-                 std::shared_ptr<Clock> clock)
-    : impl_(std::make_shared<Impl>(std::move(ex), std::move(lock), std::move(options), std::move(clock))) {}
+                 std::shared_ptr<Clock> clock) {
+  const ElectorOptions opts = checked(std::move(options), lock.get());
+  impl_ = std::make_shared<Impl>(std::move(ex), std::move(lock), opts, std::move(clock));
+}
 
 Elector::~Elector() {
   // The loop owns the state; ask it to stop (and release) but never call user handlers again.
@@ -251,7 +251,7 @@ asio::awaitable<void> Elector::start() {
     self->started = true;
     self->spawn();
   }
-  if (self->options.wait_for_leadership) co_await self->leader_known.wait();
+  if (self->wait_for_leadership) co_await self->leader_known.wait();
 }
 
 asio::awaitable<void> Elector::stop() {
@@ -298,9 +298,9 @@ bool Elector::current_leader() const noexcept {
   impl_->owner.check("current_leader()");
   return impl_->machine.leader();
 }
-const std::string& Elector::lease_name() const noexcept { return impl_->options.lease_name; }
-const std::string& Elector::identity() const noexcept { return impl_->options.identity; }
-const std::string& Elector::lease_namespace() const noexcept { return impl_->options.namespace_; }
+const std::string& Elector::lease_name() const noexcept { return impl_->machine.config().lease_name; }
+const std::string& Elector::identity() const noexcept { return impl_->machine.config().identity; }
+const std::string& Elector::lease_namespace() const noexcept { return impl_->machine.config().lease_namespace; }
 LeaseState Elector::lease_state() const {
   impl_->owner.check("lease_state()");
   return impl_->machine.state();

@@ -29,16 +29,16 @@
 
 namespace kle::election::detail {
 
-// A one-shot flag that coroutines can wait on.
+// A one-shot flag that coroutines can wait on. Its timer is made by the first wait(): most
+// Electors are never waited on for leadership, and a timer is 120 bytes (issue 14).
 class Latch {
  public:
-  explicit Latch(const boost::asio::any_io_executor& ex);
   void set();
   [[nodiscard]] bool is_set() const noexcept { return set_; }
   boost::asio::awaitable<void> wait();
 
  private:
-  boost::asio::steady_timer timer_;
+  std::unique_ptr<boost::asio::steady_timer> timer_;
   bool set_ = false;
 };
 
@@ -61,17 +61,18 @@ class OwnerThread {
 namespace kle::election {
 
 struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
-  Impl(boost::asio::any_io_executor executor, std::unique_ptr<LeaseLock> lease_lock, ElectorOptions opts,
+  // `opts` as checked by the Elector (names from the lock, defaults filled, names valid).
+  Impl(boost::asio::any_io_executor executor, std::unique_ptr<LeaseLock> lease_lock, const ElectorOptions& opts,
        std::shared_ptr<Clock> clk);
   ~Impl();
 
-  // --- configuration
+  // --- configuration: what the drivers need of the options. The names, the timings and the
+  // Logger are the machine's (machine.config(), machine.log()), kept once per Elector.
   boost::asio::any_io_executor ex;
   std::unique_ptr<LeaseLock> lock;  // null: standalone
-  ElectorOptions options;
+  std::shared_ptr<ElectorObserver> observer;
   ResolvedTimings timings;
   std::shared_ptr<Clock> clock;
-  log::Logger log;
 
   // --- the election: all its rules and data
   Machine machine;
@@ -81,6 +82,8 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   std::uint64_t next_handler_id = 1;
 
   // --- the drivers' own state: timers and wake-ups, nothing the election decides on
+  bool auto_close = true;           // options.auto_close
+  bool wait_for_leadership = false;  // options.wait_for_leadership
   bool started = false;
   bool wake_pending = false;     // an event came while run() was not sleeping
   bool quiet_detector_on = false;  // a stream is open and its quiet detector counts
@@ -88,13 +91,16 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   std::uint32_t quiet_generation = 0;
   std::uint32_t watchdog_generation = 0;
   std::exception_ptr failure;    // the first coroutine or callback failure, rethrown when run() ends
+  // Three timers, each shared by uses that never overlap (a process of a thousand Leases pays
+  // 120 bytes a timer a thousand times, issue 14):
+  //   wake_timer     run()'s sleeps, and the release's waits once run() is in shutdown();
+  //   watchdog_timer the renew deadline;
+  //   watch_timer    the open stream's quiet detector, or the wait before the next stream.
   boost::asio::steady_timer wake_timer;
   boost::asio::steady_timer watchdog_timer;
   boost::asio::steady_timer watch_timer;
-  boost::asio::steady_timer watch_quiet_timer;
-  boost::asio::steady_timer release_timer;
   boost::asio::cancellation_signal watch_cancel;
-  std::optional<boost::asio::signal_set> signals;
+  std::unique_ptr<boost::asio::signal_set> signals;  // auto_close, once started
   detail::OwnerThread owner;
   detail::Latch loop_done;
   detail::Latch leader_known;
@@ -112,7 +118,7 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   boost::asio::awaitable<void> run();
   boost::asio::awaitable<void> perform(LoopStep step);
   boost::asio::awaitable<void> shutdown();
-  boost::asio::awaitable<void> sleep_until(Clock::time_point deadline);
+  bool arm_wake(Clock::time_point deadline);
   boost::asio::awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point deadline);
 
   // elector_watch.cpp: the watch's and the deadline's drivers

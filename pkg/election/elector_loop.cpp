@@ -35,7 +35,7 @@ bool cancelled_by_stop(const std::exception_ptr& e) {
 // the elector. The loop's completion rethrows, once the release had its chance.
 void Elector::Impl::spawn() {
   auto self = shared_from_this();
-  if (options.auto_close) arm_signals();
+  if (auto_close) arm_signals();
   asio::co_spawn(ex, run(), [self](const std::exception_ptr& e) {
     if (e) self->fail(e, "election loop");
     self->loop_done.set();
@@ -54,7 +54,13 @@ asio::awaitable<void> Elector::Impl::run() {
   if (!lock) {
     machine.lead_standalone();
     flush();
-    while (!machine.stopping()) co_await sleep_until(kNever);
+    while (!machine.stopping()) {
+      if (arm_wake(kNever)) {
+        boost::system::error_code ec;
+        co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      wake_pending = false;
+    }
     machine.stop_standalone();
     flush();
     co_return;
@@ -63,11 +69,16 @@ asio::awaitable<void> Elector::Impl::run() {
     const LoopStep step = machine.next(clock->now(), clock->wall_now());
     flush();
     if (step.kind == LoopStep::Kind::shutdown) break;
-    // A sleep is awaited here rather than in perform(): while it waits, an idle Elector then
-    // holds this frame and the sleep's, not perform()'s room for a read and a write as well
-    // (about 1.9 KiB per Elector; a process of a thousand Leases is mostly idle Electors).
+    // A sleep is awaited here, in this frame, rather than in perform() or a sleep coroutine:
+    // while it waits, an idle Elector then holds this one frame, not perform()'s room for a
+    // read and a write as well (about 1.9 KiB) nor a sleep's frame (a process of a thousand
+    // Leases is mostly idle Electors, issue 14).
     if (step.kind == LoopStep::Kind::sleep) {
-      co_await sleep_until(step.until);
+      if (arm_wake(step.until)) {
+        boost::system::error_code ec;
+        co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      wake_pending = false;
       flush();
     } else {
       co_await perform(step);
@@ -115,27 +126,25 @@ asio::awaitable<void> Elector::Impl::shutdown() {
       const auto w = co_await lock->update(std::move(record));
       machine.on_release_write(clock->now(), w);
     } else {
-      co_await sleep_on(release_timer, step.until);
+      // The wake timer, free now that run() has left its loop; a wake() (stop() again, a
+      // failure) only ends the wait early, and the release's waits are not woken.
+      while (clock->now() < step.until) co_await sleep_on(wake_timer, step.until);
     }
     flush();
   }
 }
 
-// Sleeps until deadline, or until wake() (a watch event, stop()).
-asio::awaitable<void> Elector::Impl::sleep_until(Clock::time_point deadline) {
-  if (wake_pending || machine.stopping()) {
-    wake_pending = false;
-    co_return;
-  }
+// Readies a sleep until deadline, or until wake() (a watch event, stop()): false when a
+// wake-up came while run() was not sleeping (or it is stopping), so there is nothing to wait for.
+bool Elector::Impl::arm_wake(Clock::time_point deadline) {
+  if (wake_pending || machine.stopping()) return false;
   if (deadline == kNever) {
     clock->disarm(wake_timer);
     wake_timer.expires_at(kNever);
   } else {
     clock->arm(wake_timer, deadline);
   }
-  boost::system::error_code ec;
-  co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  wake_pending = false;
+  return true;
 }
 
 asio::awaitable<void> Elector::Impl::sleep_on(asio::steady_timer& timer, Clock::time_point deadline) {

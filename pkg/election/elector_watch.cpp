@@ -68,16 +68,16 @@ void Elector::Impl::arm_quiet_detector() {
   const auto due = machine.watch_quiet_deadline();
   const auto generation = ++quiet_generation;  // a wait armed before this one is stale
   if (due == kNever) {
-    clock->disarm(watch_quiet_timer);
-    watch_quiet_timer.cancel();
+    clock->disarm(watch_timer);
+    watch_timer.cancel();
     return;
   }
   if (clock->now() >= due) return quiet_spell();
-  clock->arm(watch_quiet_timer, due);
+  clock->arm(watch_timer, due);
   const std::weak_ptr<Impl> weak = weak_from_this();
   // Any ending re-reads the deadline: a fake clock wakes its timers with cancel(), and the
   // deadline may have moved since.
-  watch_quiet_timer.async_wait([weak, generation](const boost::system::error_code&) {
+  watch_timer.async_wait([weak, generation](const boost::system::error_code&) {
     auto self = weak.lock();
     if (!self || generation != self->quiet_generation || self->machine.stopping()) return;
     self->arm_quiet_detector();
@@ -86,7 +86,7 @@ void Elector::Impl::arm_quiet_detector() {
 
 void Elector::Impl::quiet_spell() {
   quiet_fired = true;
-  clock->disarm(watch_quiet_timer);
+  clock->disarm(watch_timer);
   watch_cancel.emit(asio::cancellation_type::terminal);
 }
 
@@ -94,8 +94,8 @@ void Elector::Impl::disarm_quiet_detector() {
   quiet_detector_on = false;
   quiet_fired = false;
   ++quiet_generation;
-  clock->disarm(watch_quiet_timer);
-  watch_quiet_timer.cancel();
+  clock->disarm(watch_timer);
+  watch_timer.cancel();
 }
 
 void Elector::Impl::on_watch_event(const LeaseEvent& event) {
@@ -149,13 +149,13 @@ void Elector::Impl::disarm_watchdog() {
 }
 
 void Elector::Impl::arm_signals() {
-  signals.emplace(ex, SIGINT, SIGTERM);
+  signals = std::make_unique<asio::signal_set>(ex, SIGINT, SIGTERM);
   const std::weak_ptr<Impl> weak = weak_from_this();
   signals->async_wait([weak](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
     auto self = weak.lock();
     if (!self || self->machine.stopping()) return;
-    self->log.info("signal received: stopping and releasing the lease", {{"signal", signal_number}});
+    self->machine.log().info("signal received: stopping and releasing the lease", {{"signal", signal_number}});
     self->request_stop();
   });
 }
