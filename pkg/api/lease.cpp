@@ -1,5 +1,7 @@
 #include <kle/api/lease.hpp>
 
+#include <initializer_list>
+
 #include <kle/api/json.hpp>
 
 namespace kle::api {
@@ -91,11 +93,23 @@ Result<Lease> lease_from_json(nlohmann::json&& j) {
     lease.spec = std::move(*spec);
   }
   nlohmann::json raw = std::move(j);  // the typed fields above are copies: j is done with
-  // managedFields are the server's bookkeeping, often the largest part of a Lease: not kept
-  // (every copy of a Lease held it; a process of a thousand Leases holds several thousand) and
-  // so not sent back. An update without them keeps the live object's: the apiserver's field
-  // manager reads an absent list as "unchanged", which is what it is.
-  if (auto kept = raw.find("metadata"); kept != raw.end() && kept->is_object()) kept->erase("managedFields");
+  // raw keeps only what nothing else does (issue 14: a process of a thousand Leases holds a
+  // thousand of these trees, and the typed fields were most of each). Not kept:
+  // - what the typed members hold: lease_to_json writes it from them;
+  // - apiVersion and kind: lease_to_json writes them;
+  // - what the apiserver keeps itself on an update, so it need not be sent back:
+  //   managedFields (its field manager reads an absent list as unchanged) and
+  //   creationTimestamp (an update cannot change it; the server restores the stored one).
+  raw.erase("apiVersion");
+  raw.erase("kind");
+  const auto drop = [&raw](const char* object, std::initializer_list<const char*> keys) {
+    const auto it = raw.find(object);
+    if (it == raw.end() || !it->is_object()) return;
+    for (const char* key : keys) it->erase(key);
+    if (it->empty()) raw.erase(it);
+  };
+  drop("metadata", {"name", "namespace", "resourceVersion", "uid", "managedFields", "creationTimestamp"});
+  drop("spec", {"holderIdentity", "leaseDurationSeconds", "acquireTime", "renewTime", "leaseTransitions"});
   lease.set_raw(std::move(raw));
   return lease;
 }
@@ -111,7 +125,14 @@ nlohmann::json& Lease::edit_raw() {
   return *raw_;
 }
 
-void Lease::set_raw(nlohmann::json object) { raw_ = std::make_shared<nlohmann::json>(std::move(object)); }
+void Lease::set_raw(nlohmann::json object) {
+  // An empty object is what raw() shows for none: no allocation for a Lease with no extras.
+  if (object.is_object() && object.empty()) {
+    raw_.reset();
+  } else {
+    raw_ = std::make_shared<nlohmann::json>(std::move(object));
+  }
+}
 
 Result<Lease> parse_lease(std::string_view body) {
   auto j = parse_json(body, "Lease", JsonPrune::managed_fields);

@@ -46,9 +46,35 @@ TEST_CASE("a server Lease decodes into typed fields") {
   CHECK(l.spec.acquire_time == parse_micro_time("2026-11-24T19:00:00.000001Z"));
   CHECK(l.spec.renew_time == parse_micro_time("2026-11-24T19:37:30.123456Z"));
   CHECK(l.spec.lease_transitions == 3);
-  json without_managed = json::parse(kServerLease);
-  without_managed["metadata"].erase("managedFields");  // the server's bookkeeping is not kept
-  CHECK(l.raw() == without_managed);
+  // raw() keeps the rest: not the typed fields, apiVersion/kind, nor what the server keeps
+  // itself on update (managedFields, creationTimestamp).
+  const json rest = json::parse(R"({
+    "metadata": {
+      "labels": {"app": "x"}, "annotations": {"note": "keep me"},
+      "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": "u-1"}]
+    },
+    "spec": {"preferredHolder": "pod-b", "strategy": "OldestEmulationVersion", "futureField": {"nested": [1, 2, 3]}},
+    "futureTopLevel": true
+  })");
+  CHECK(l.raw() == rest);
+}
+
+TEST_CASE("a Lease with nothing we do not model holds no rest object") {
+  const auto r = parse_lease(R"({"kind": "Lease", "apiVersion": "coordination.k8s.io/v1",
+    "metadata": {"name": "plain", "namespace": "ns", "uid": "u-9", "resourceVersion": "7",
+                 "creationTimestamp": "2026-11-24T19:00:00Z", "managedFields": [{"manager": "x"}]},
+    "spec": {"holderIdentity": "pod-a", "leaseDurationSeconds": 15, "acquireTime": "2026-11-24T19:00:00.000001Z",
+             "renewTime": "2026-11-24T19:00:00.000001Z", "leaseTransitions": 0}})");
+  REQUIRE(r.ok());
+  CHECK(r->raw() == json::object());
+  CHECK(&r->raw() == &Lease{}.raw());  // the shared empty object: nothing allocated for it
+  // Written back, it is the whole Lease again, but for what the server keeps itself.
+  const json out = lease_to_json(*r);
+  CHECK(out["apiVersion"] == "coordination.k8s.io/v1");
+  CHECK(out["kind"] == "Lease");
+  CHECK(out["metadata"] == json{{"name", "plain"}, {"namespace", "ns"}, {"uid", "u-9"}, {"resourceVersion", "7"}});
+  CHECK(out["spec"]["holderIdentity"] == "pod-a");
+  CHECK(out["spec"]["renewTime"] == "2026-11-24T19:00:00.000001Z");
 }
 
 TEST_CASE("an update keeps every field we do not own and overwrites the ones we do") {
@@ -64,8 +90,10 @@ TEST_CASE("an update keeps every field we do not own and overwrites the ones we 
   expected["spec"]["leaseTransitions"] = 4;
   expected["spec"]["renewTime"] = "2026-11-24T19:40:00.500000Z";
   expected["spec"].erase("acquireTime");
-  // Not sent back: an update without managedFields keeps the live object's.
+  // Not sent back: an update without managedFields keeps the live object's, and the server
+  // restores creationTimestamp on every update.
   expected["metadata"].erase("managedFields");
+  expected["metadata"].erase("creationTimestamp");
   CHECK(out == expected);  // labels, annotations, ownerReferences, preferredHolder, strategy, unknown fields
 }
 

@@ -1,7 +1,7 @@
 #pragma once
-// coordination.k8s.io/v1 Lease and its JSON form. Unknown fields of an object read from
-// the server are kept in `raw()` and written back on update, so we never drop what another
-// client (or a newer API) put there.
+// coordination.k8s.io/v1 Lease and its JSON form. Fields of an object read from the server
+// that we do not model are kept in `raw()` and written back on update, so we never drop what
+// another client (or a newer API) put there.
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,10 +30,14 @@ struct Lease {
   std::string uid;
   LeaseSpec spec;
 
-  // The whole object as last read (without metadata.managedFields). A Lease is copied on its
-  // way from a watch event to an elector (the shared watch's cache, the event, the machine's
-  // last observation), and a process of a thousand Leases holds two of each: the decoded
-  // object is shared by the copies and copied only when one of them edits it (issue 14).
+  // The rest of the object as last read: every field that neither a member above holds nor
+  // lease_to_json writes (apiVersion, kind), less what the apiserver keeps itself on update
+  // (metadata.managedFields, metadata.creationTimestamp); {} when nothing is left, as for a
+  // Lease the server decorated with nothing. Labels, annotations, ownerReferences, other spec
+  // fields and fields newer than us are here, and lease_to_json writes them back.
+  // A Lease is copied on its way from a watch event to an elector (the shared watch's cache,
+  // the event, the machine's last observation), and a process of a thousand Leases holds two
+  // of each: the rest is shared by the copies and copied only when one of them edits it (issue 14).
   [[nodiscard]] const nlohmann::json& raw() const noexcept;
   nlohmann::json& edit_raw();  // this copy's own object, to change
   void set_raw(nlohmann::json object);
