@@ -176,6 +176,29 @@ TEST_CASE("machine: an unconfirmed write is adopted when the record shows it lan
   }
 }
 
+TEST_CASE("machine: a write the watch showed landing counts when its answer is given up on") {
+  Machine m = leading();
+  const LoopStep renew = m.next(kT0 + 2s, kWall);
+  REQUIRE(renew.kind == LoopStep::Kind::write);
+  // The watch shows the renewal while its answer is still held up (a slow proxy).
+  m.on_watch_event(kT0 + 2100ms, LeaseEvent{LeaseEvent::Type::modified, landed(renew, "11")});
+  SECTION("a timeout: renewed from the send time, no retry now") {
+    m.on_write(kT0 + 4s, error(api::ErrorKind::timeout));
+    CHECK(m.leader());
+    CHECK(m.last_renewal() == kT0 + 2s);
+    CHECK(has(m.take_effects(), Effect::Kind::renewal, true));
+    const LoopStep s = m.next(kT0 + 4s, kWall);
+    REQUIRE(s.kind == LoopStep::Kind::write);  // the next period's renewal is due: 2 s + 2 s
+    // The deadline counts from the landed write, so the leader still holds at 2 s + 9.9 s.
+    m.on_leadership_deadline(kT0 + 11900ms);
+    CHECK(m.leader());
+  }
+  SECTION("a refusal did not land, whatever the watch showed") {
+    m.on_write(kT0 + 4s, error(api::ErrorKind::forbidden));
+    CHECK(m.last_renewal() == kT0);
+  }
+}
+
 TEST_CASE("machine: a renewal sent before the deadline's step-down never makes it leader again") {
   Machine m = leading();
   const LoopStep renew = m.next(kT0 + 2s, kWall);
