@@ -19,6 +19,7 @@ while [ $# -gt 2 ]; do
 done
 [ $# -eq 2 ] || { echo "usage: $0 [--count N] [--settle S] [--window S] BUILD_A BUILD_B" >&2; exit 2; }
 : "${KLE_CLUSTER_DIR:?start a cluster first (tests/cluster/up) and export KLE_CLUSTER_DIR}"
+# shellcheck source=/dev/null  # the cluster's env, written by tests/cluster/up
 . "$KLE_CLUSTER_DIR/env"
 hz=$(getconf CLK_TCK)
 out=$(mktemp -d /tmp/kle-pair.XXXXXX)
