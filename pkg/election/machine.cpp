@@ -116,9 +116,7 @@ void Machine::observe(Clock::time_point now, const api::Lease& lease) {
   }
   if (uncertain_ && lease.spec == uncertain_->spec) {
     const Sent landed = *uncertain_;
-    uncertain_.reset();
-    cfg_.log.info("an unconfirmed write turned out to have succeeded", {{"holder", holder}});
-    accept_write(now, lease, landed);
+    adopt_landed(now, lease, landed);
     return;
   }
   if (leader_ && holder != cfg_.identity) step_down("the lease is now held by \"" + holder + "\"");
@@ -139,6 +137,14 @@ void Machine::observe_deleted(const std::string& resource_version) {
   if (!resource_version.empty()) watch_rv_ = resource_version;
   cfg_.log.warn("lease deleted", {{"holder", observed_ ? observed_->spec.holder_identity.value_or("") : std::string()}});
   step_down("the lease was deleted");
+}
+
+// A write whose answer never came (uncertain_, or one given up on just now) shows in `lease`:
+// it landed, and counts from when it was sent.
+void Machine::adopt_landed(Clock::time_point now, const api::Lease& lease, const Sent& sent) {
+  uncertain_.reset();
+  cfg_.log.info("an unconfirmed write turned out to have succeeded", {{"holder", lease.spec.holder_identity.value_or("")}});
+  accept_write(now, lease, sent);
 }
 
 // A write landed. It counts as a renewal only if it was sent within the renew deadline:

@@ -155,11 +155,8 @@ void Machine::on_write_failed(Clock::time_point now, const api::Error& err, cons
   // and the leader stepped down from a lease the apiserver showed it held all along.
   if (!err.is(api::ErrorKind::conflict) && may_have_landed(err.kind) && exists_ && observed_ &&
       observed_->spec == sent.spec) {
-    const api::Lease seen = *observed_;
-    uncertain_.reset();
-    cfg_.log.info("an unconfirmed write turned out to have succeeded",
-                  {{"holder", seen.spec.holder_identity.value_or("")}});
-    accept_write(now, seen, sent);
+    const api::Lease seen = *observed_;  // a copy: accept_write() observes it again
+    adopt_landed(now, seen, sent);
     return;
   }
   if (sent.renewing) {

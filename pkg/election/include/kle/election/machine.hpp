@@ -164,6 +164,7 @@ class Machine {
   void learn_cadence(const api::Lease& lease);
   void observe_deleted(const std::string& resource_version);
   void accept_write(Clock::time_point now, const api::Lease& written, const Sent& sent);
+  void adopt_landed(Clock::time_point now, const api::Lease& lease, const Sent& sent);
   void become_leader(const char* how);
   void step_down(const std::string& why);
   void emit(Event event);
