@@ -111,6 +111,13 @@ echo "stage              seconds  result"
 awk '{ printf "%-18s %7d  %s\n", $1, $2, $3 }' "$LOGS/times"
 echo "total              $(printf '%7d' $((SECONDS - T0)))"
 if [ -e "$LOGS/marks/FAILED" ]; then
+  # The reasons, last: a CI report may show only the final lines, and the tail of a failed
+  # stage printed above ends in its cleanup (clusters stopping), not in what went wrong.
+  while read -r name; do
+    echo "why $name failed (its last FAIL/FAILED lines):"
+    grep -E '(^|[^a-z])(FAIL|FAILED)([: ]|$)|Test +#[0-9]+: .*\*\*\*' "$LOGS/$name.log" | tail -n 8 |
+      cut -c1-300 | sed "s/^/  $name| /"
+  done <"$LOGS/marks/FAILED"
   say "FAILED: $(tr '\n' ' ' <"$LOGS/marks/FAILED")(logs in $LOGS)"
   exit 1
 fi

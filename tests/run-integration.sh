@@ -25,6 +25,10 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_pa
 
 log() { printf '[integration %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
+# What failed, named in the run's last line: CI shows only the tail of a failed stage, and the
+# cluster's shutdown lines come after every test's own output.
+failed=()
+
 finish() {
   local rc=$?
   "$repo/tests/cluster/down" || rc=1
@@ -39,7 +43,7 @@ finish() {
     rm -rf "$KLE_CLUSTER_DIR"
     log "PASSED"
   else
-    log "FAILED (exit $rc)"
+    log "FAILED (exit $rc)${failed[*]:+: ${failed[*]}}"
     [ ! -d "$KLE_CLUSTER_DIR/logs" ] || log "component logs: $KLE_CLUSTER_DIR/logs"
   fi
   exit "$rc"
@@ -70,15 +74,23 @@ case "$out" in
 esac
 
 log "ctest -L integration ($count tests)"
-ctest --test-dir "$BUILD_DIR" -L integration --output-on-failure
+# A failed ctest does not stop the run: the e2e scripts after it are independent, and one CI
+# run should report every failure it can. ctest's own list of failures is kept for the tail.
+ctest_log="$(mktemp)"
+if ! ctest --test-dir "$BUILD_DIR" -L integration --output-on-failure 2>&1 | tee "$ctest_log" >&2 \
+    || ! grep -q '100% tests passed' "$ctest_log"; then
+  while read -r name; do failed+=("ctest:$name"); done \
+    < <(sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\) (.*/\1/p' "$ctest_log")
+  [ ${#failed[@]} -gt 0 ] || failed+=("ctest")
+fi
+rm -f "$ctest_log"
 
-failed=()
 ran=0
 for t in "$repo"/tests/e2e/*.sh; do
   [ -x "$t" ] || continue
   ran=$((ran + 1))
   log "e2e: $(basename "$t")"
-  "$t" || failed+=("$(basename "$t")")
+  "$t" || failed+=("e2e:$(basename "$t")")
 done
-log "e2e: $ran script(s) run, ${#failed[@]} failed${failed[*]:+: ${failed[*]}}"
+log "e2e: $ran script(s) run; failures so far: ${#failed[@]}${failed[*]:+: ${failed[*]}}"
 [ ${#failed[@]} -eq 0 ]
