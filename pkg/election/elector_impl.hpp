@@ -6,8 +6,8 @@
 // calls, so an interleaving at a co_await cannot split a rule in half.
 //   run()       asks the machine for the next loop step (read, write, sleep, shutdown),
 //               performs it and reports the result; then the release on stop.
-//   watch_loop  opens the watch and reports its events, quiet spells and ends; the
-//               quiet detector is a timer callback that cancels the stream.
+//   the watch   callbacks (open_watch, watch_ended): opens the stream and reports its events,
+//               quiet spells and ends; the quiet detector is a timer callback that cancels it.
 //   watchdog    a timer callback at the machine's leadership deadline, even mid-request.
 // A coroutine or callback that throws fails the elector closed and loudly (fail()).
 #include <atomic>
@@ -122,7 +122,9 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   boost::asio::awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point deadline);
 
   // elector_watch.cpp: the watch's and the deadline's drivers
-  boost::asio::awaitable<void> watch_loop();
+  void open_watch();
+  void watch_ended(const std::exception_ptr& error, api::Result<void> ended);
+  void await_reconnect(Clock::time_point at);
   void start_quiet_detector();
   void arm_quiet_detector();
   void quiet_spell();

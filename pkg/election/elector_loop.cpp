@@ -2,7 +2,6 @@
 // LeaseLock or a timer, report the result, carry out the effects. No election rule here.
 #include <exception>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -14,22 +13,6 @@
 namespace kle::election {
 
 namespace asio = boost::asio;
-
-namespace {
-
-// stop() cancels the watch through its cancellation slot, and an awaitable cancelled that
-// way may end with operation_aborted: that is how it stops, not a failure.
-bool cancelled_by_stop(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const boost::system::system_error& err) {
-    return err.code() == asio::error::operation_aborted;
-  } catch (...) {
-    return false;
-  }
-}
-
-}  // namespace
 
 // Every coroutine's end goes through fail() when it threw; see there for why that stops
 // the elector. The loop's completion rethrows, once the release had its chance.
@@ -43,10 +26,14 @@ void Elector::Impl::spawn() {
     if (self->failure) asio::post(self->ex, [failure = self->failure] { std::rethrow_exception(failure); });
   });
   if (!lock) return;
-  asio::co_spawn(ex, watch_loop(), asio::bind_cancellation_slot(watch_cancel.slot(), [self](const std::exception_ptr& e) {
-                   if (!e || (self->machine.stopping() && cancelled_by_stop(e))) return;
-                   self->safety_net_failed(e, "lease watch");
-                 }));
+  // Posted, as co_spawn starts run(): the watch opens after this call, behind the loop's start.
+  asio::post(ex, [self] {
+    try {
+      self->open_watch();
+    } catch (...) {
+      self->safety_net_failed(std::current_exception(), "lease watch");
+    }
+  });
   arm_watchdog();
 }
 

@@ -3,6 +3,7 @@
 // watchdog ends leadership at the renew deadline even while a renewal is still in flight.
 // When to reconnect, from where, and when the deadline falls are the machine's rules.
 #include <csignal>
+#include <exception>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -14,43 +15,93 @@ namespace kle::election {
 
 namespace asio = boost::asio;
 
-asio::awaitable<void> Elector::Impl::watch_loop() {
-  auto self = shared_from_this();  // the loop may outlive the Elector object
-  const std::weak_ptr<Impl> weak = self;
-  while (!machine.stopping()) {
-    std::function<void(const LeaseEvent&)> on_event = [weak](const LeaseEvent& e) {
-      if (auto s = weak.lock()) s->on_watch_event(e);
-    };
-    std::string from = machine.on_watch_opened(clock->now());
-    start_quiet_detector();
-    api::Result<void> ended;
-    try {
-      ended = co_await lock->watch(std::move(from), std::move(on_event));
-    } catch (const boost::system::system_error& e) {
-      // A cancellation that lands between two of the stream's operations is thrown by
-      // Asio at the next one. Ours (quiet, stop) are how a stream ends; anything else is a bug.
-      if (e.code() != asio::error::operation_aborted || !(quiet_fired || machine.stopping())) throw;
-      ended = api::local_error(api::ErrorKind::cancelled, "lease watch cancelled");
-    }
-    const bool went_quiet = quiet_fired;
-    disarm_quiet_detector();
-    // A quiet spell cancels the stream through this coroutine's slot; what comes next
-    // is not cancelled. stop() sets stopping() before it cancels, so it is never lost here.
-    co_await asio::this_coro::reset_cancellation_state();
-    if (machine.stopping()) break;
-    if (went_quiet) {
-      machine.on_watch_quiet(clock->now());
-      // The holder may be dead: open the takeover write's connection now, while its lease
-      // still runs, so the takeover does not pay TCP + TLS (issue 14). Beside the new watch,
-      // not before it; self keeps the lock alive, and a failed warm-up changes nothing.
-      asio::co_spawn(ex, lock->warm(), [self](const std::exception_ptr&) {});
-      continue;
-    }
-    const auto reconnect_at = machine.on_watch_ended(clock->now(), ended);
-    flush();
-    wake();  // run() falls back to polling while the watch is down
-    if (reconnect_at > clock->now()) co_await sleep_on(watch_timer, reconnect_at);
+namespace {
+
+// A cancellation that lands between two of a stream's operations is thrown by Asio at the next
+// one, so a coroutine watch may end with operation_aborted rather than return cancelled.
+bool aborted(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const boost::system::system_error& err) {
+    return err.code() == asio::error::operation_aborted;
+  } catch (...) {
+    return false;
   }
+}
+
+}  // namespace
+
+// The watch is callbacks, not a coroutine: between two events an idle follower holds no frame
+// (issue 14; with the shared hub, it holds only its subscription). open_watch() starts a
+// stream, watch_ended() decides what comes next: at once after a quiet spell, or after the
+// machine's reconnect wait on watch_timer.
+void Elector::Impl::open_watch() {
+  if (machine.stopping()) return;
+  std::string from = machine.on_watch_opened(clock->now());
+  start_quiet_detector();
+  const std::weak_ptr<Impl> weak = weak_from_this();
+  // An event's effects run here, inside the stream's delivery (the shared hub delivers to every
+  // subscriber from one coroutine): a throwing observer or log sink fails this elector, not the
+  // stream its neighbours share.
+  auto on_event = [weak](const LeaseEvent& e) {
+    auto self = weak.lock();
+    if (!self) return;
+    try {
+      self->on_watch_event(e);
+    } catch (...) {
+      self->safety_net_failed(std::current_exception(), "lease watch");
+    }
+  };
+  // Strong: the lock (ours) must outlive the stream it runs, whichever ends first.
+  auto on_end = [self = shared_from_this()](std::exception_ptr e, api::Result<void> ended) {
+    try {
+      self->watch_ended(e, std::move(ended));
+    } catch (...) {
+      self->safety_net_failed(std::current_exception(), "lease watch");
+    }
+  };
+  lock->start_watch(ex, std::move(from), std::move(on_event), std::move(on_end), watch_cancel.slot());
+}
+
+void Elector::Impl::watch_ended(const std::exception_ptr& error, api::Result<void> ended) {
+  if (error) {
+    // Ours (quiet, stop) are how a stream ends; any other exception is a bug.
+    if (!aborted(error) || !(quiet_fired || machine.stopping())) std::rethrow_exception(error);
+    ended = api::local_error(api::ErrorKind::cancelled, "lease watch cancelled");
+  }
+  const bool went_quiet = quiet_fired;
+  disarm_quiet_detector();
+  // stop() sets stopping() before it cancels, so it is never lost here.
+  if (machine.stopping()) return;
+  if (went_quiet) {
+    machine.on_watch_quiet(clock->now());
+    // The holder may be dead: open the takeover write's connection now, while its lease
+    // still runs, so the takeover does not pay TCP + TLS (issue 14). Beside the new watch,
+    // not before it; the handler keeps the lock alive, and a failed warm-up changes nothing.
+    asio::co_spawn(ex, lock->warm(), [self = shared_from_this()](const std::exception_ptr&) {});
+    return open_watch();
+  }
+  const auto reconnect_at = machine.on_watch_ended(clock->now(), ended);
+  flush();
+  wake();  // run() falls back to polling while the watch is down
+  await_reconnect(reconnect_at);
+}
+
+// The wait before the next stream, on watch_timer (no stream is open, so its quiet detector
+// is off). Any ending re-reads the time: a fake clock wakes its timers with cancel().
+void Elector::Impl::await_reconnect(Clock::time_point at) {
+  if (machine.stopping()) return;
+  if (clock->now() >= at) return open_watch();
+  const auto generation = ++quiet_generation;  // the detector's generation: a wait armed before is stale
+  clock->arm(watch_timer, at);
+  watch_timer.async_wait([self = shared_from_this(), generation, at](const boost::system::error_code&) {
+    if (generation != self->quiet_generation) return;
+    try {
+      self->await_reconnect(at);
+    } catch (...) {
+      self->safety_net_failed(std::current_exception(), "lease watch");
+    }
+  });
 }
 
 // The quiet detector of the open stream: a timer and a callback, not a coroutine raced

@@ -12,6 +12,7 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -23,6 +24,7 @@ namespace {
 namespace net = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 using EventType = LeaseWatchEvent::Type;
+using WatchEnd = election::LeaseLock::WatchEnd;
 
 // resourceVersions are opaque to clients, but every apiserver backed by etcd issues integers;
 // only then can the hub say one is newer. Unknown (nullopt) leads to the safe choice.
@@ -36,16 +38,17 @@ std::optional<bool> newer_version(const std::string& a, const std::string& b) {
   return x > y;
 }
 
+// One watch() or start_watch() of one Lease. No timer and no coroutine of its own: an idle
+// Elector of a thousand holds only this (issue 14).
 struct Subscriber {
-  Subscriber(const net::any_io_executor& ex, std::string n, std::string from,
-             std::function<void(const LeaseWatchEvent&)> f)
-      : name(std::move(n)), rv(std::move(from)), on_event(std::move(f)), wake(ex) {}
+  Subscriber(std::string n, std::string from, std::function<void(const LeaseWatchEvent&)> f, WatchEnd e)
+      : name(std::move(n)), rv(std::move(from)), on_event(std::move(f)), on_end(std::move(e)) {}
   std::string name;
   std::string rv;             // the newest version it has been shown (or asked to start from)
   bool shown_missing = false; // it was told the Lease is gone (no DELETED twice)
+  bool ended = false;         // on_end is posted: nothing more reaches it
   std::function<void(const LeaseWatchEvent&)> on_event;
-  net::steady_timer wake;     // never expires: cancelled to end the subscription
-  std::optional<Result<void>> end;
+  WatchEnd on_end;
 };
 using SubscriberPtr = std::shared_ptr<Subscriber>;
 
@@ -82,7 +85,7 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
   }
 
   static void deliver(Subscriber& s, EventType type, const api::Lease& lease) {
-    if (s.end) return;
+    if (s.ended) return;
     LeaseWatchEvent ev;
     ev.type = type;
     ev.lease = lease;
@@ -152,7 +155,15 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
     if (--sub_count == 0 && running) stop_stream.emit(net::cancellation_type::terminal);
   }
 
-  // The stream failed: every subscriber's watch() returns the error, and for a backoff
+  // Ends a subscription once: on_end is posted, never called inside the call that ended it
+  // (an emit(), a failing stream's coroutine, start_watch() itself).
+  void finish(Subscriber& s, Result<void> how) {
+    if (s.ended) return;
+    s.ended = true;
+    net::post(ex, [end = std::move(s.on_end), how = std::move(how)]() mutable { end(nullptr, std::move(how)); });
+  }
+
+  // The stream failed: every subscriber's watch ends with the error, and for a backoff
   // new subscribers are refused without a request, so their electors poll meanwhile.
   void fail(const api::Error& err) {
     warn("shared lease watch failed; its watchers fall back to polling",
@@ -162,10 +173,7 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
     backoff = std::min(backoff * 2, opts.max_backoff);
     synced = false;
     cache.clear();
-    for (const auto& s : all_subscribers()) {
-      s->end = err;
-      s->wake.cancel();
-    }
+    for (const auto& s : all_subscribers()) finish(*s, err);
     subs.clear();
     sub_count = 0;
   }
@@ -177,8 +185,10 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
 
   // The parameter keeps the Impl alive for as long as the coroutine runs.
   net::awaitable<void> run(std::shared_ptr<Impl> keep_alive);
-  net::awaitable<Result<void>> subscribe(std::shared_ptr<Impl> keep_alive, std::string name, std::string from,
-                                         std::function<void(const LeaseWatchEvent&)> on_event);
+  void start_watch(std::string name, std::string from, std::function<void(const LeaseWatchEvent&)> on_event,
+                   WatchEnd on_end, net::cancellation_slot slot);
+  static net::awaitable<Result<void>> subscribe(std::shared_ptr<Impl> impl, std::string name, std::string from,
+                                                std::function<void(const LeaseWatchEvent&)> on_event);
 };
 
 // One list, then one stream after another from the last version seen, while anyone is
@@ -231,23 +241,55 @@ net::awaitable<void> LeaseWatchHub::Impl::run(std::shared_ptr<Impl> /*keep_alive
   }
 }
 
-net::awaitable<Result<void>> LeaseWatchHub::Impl::subscribe(std::shared_ptr<Impl> /*keep_alive*/, std::string name,
+void LeaseWatchHub::Impl::start_watch(std::string name, std::string from,
+                                      std::function<void(const LeaseWatchEvent&)> on_event, WatchEnd on_end,
+                                      net::cancellation_slot slot) {
+  auto s = std::make_shared<Subscriber>(std::move(name), std::move(from), std::move(on_event), std::move(on_end));
+  if (s->name.empty()) return finish(*s, api::local_error(ErrorKind::invalid, "watch lease: name is empty"));
+  if (last_error && SteadyClock::now() < down_until) return finish(*s, *last_error);
+  if (slot.is_connected()) {
+    // Weak both ways: a handler left in the caller's signal after the end must keep nothing
+    // alive, and emitting it then finds the subscription ended and does nothing.
+    slot.assign([weak_hub = weak_from_this(), weak_sub = std::weak_ptr<Subscriber>(s)](net::cancellation_type) {
+      auto hub = weak_hub.lock();
+      auto sub = weak_sub.lock();
+      if (!hub || !sub || sub->ended) return;
+      hub->remove(sub);
+      hub->finish(*sub, api::local_error(ErrorKind::cancelled, "lease watch cancelled"));
+    });
+  }
+  add(s);  // may deliver the cached Lease, or start the stream, which may fail at once
+}
+
+// The coroutine form over the callback form: it waits for on_end, and a cancellation of its
+// own slot becomes the subscription's.
+net::awaitable<Result<void>> LeaseWatchHub::Impl::subscribe(std::shared_ptr<Impl> impl, std::string name,
                                                             std::string from,
                                                             std::function<void(const LeaseWatchEvent&)> on_event) {
-  if (name.empty()) co_return api::local_error(ErrorKind::invalid, "watch lease: name is empty");
-  if (last_error && SteadyClock::now() < down_until) co_return *last_error;
-  auto s = std::make_shared<Subscriber>(ex, std::move(name), std::move(from), std::move(on_event));
-  s->wake.expires_at(SteadyClock::time_point::max());
-  add(s);
-  // co_spawn dispatches: on this thread the stream may already have run, and failed, inside
-  // add(); a timer cancelled before the wait began would never wake us.
-  if (!s->end) {
+  struct Wait {
+    explicit Wait(const net::any_io_executor& e) : timer(e, SteadyClock::time_point::max()) {}
+    net::steady_timer timer;
+    std::optional<Result<void>> end;
+  };
+  auto wait = std::make_shared<Wait>(impl->ex);
+  net::cancellation_signal cancel;
+  impl->start_watch(std::move(name), std::move(from), std::move(on_event),
+                    [wait](const std::exception_ptr&, Result<void> how) {
+                      wait->end = std::move(how);
+                      wait->timer.cancel();
+                    },
+                    cancel.slot());
+  while (!wait->end) {
     boost::system::error_code ec;
-    co_await s->wake.async_wait(net::redirect_error(net::use_awaitable, ec));
+    co_await wait->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    // Our own slot cancelled the wait (terminal: the caller is stopping this watch). Passing
+    // it on ends the subscription, whose on_end is posted: wait for it, uncancelled.
+    if (!wait->end && (co_await net::this_coro::cancellation_state).cancelled() != net::cancellation_type::none) {
+      cancel.emit(net::cancellation_type::terminal);
+      co_await net::this_coro::reset_cancellation_state();
+    }
   }
-  remove(s);
-  if (s->end) co_return *s->end;
-  co_return api::local_error(ErrorKind::cancelled, "lease watch cancelled");
+  co_return std::move(*wait->end);
 }
 
 std::shared_ptr<LeaseWatchHub> LeaseWatchHub::create(Client& client, std::string ns, LeaseWatchHubOptions options) {
@@ -272,7 +314,13 @@ LeaseWatchHub::~LeaseWatchHub() = default;
 net::awaitable<Result<void>> LeaseWatchHub::watch(std::string name, std::string resource_version,
                                                   std::function<void(const LeaseWatchEvent&)> on_event) {
   // Not a coroutine itself: the frame holds the Impl, so the handle may go first.
-  return impl_->subscribe(impl_, std::move(name), std::move(resource_version), std::move(on_event));
+  return Impl::subscribe(impl_, std::move(name), std::move(resource_version), std::move(on_event));
+}
+
+void LeaseWatchHub::start_watch(std::string name, std::string resource_version,
+                                std::function<void(const LeaseWatchEvent&)> on_event, WatchEnd on_end,
+                                boost::asio::cancellation_slot slot) {
+  impl_->start_watch(std::move(name), std::move(resource_version), std::move(on_event), std::move(on_end), slot);
 }
 
 const std::string& LeaseWatchHub::lease_namespace() const noexcept { return impl_->ns; }

@@ -5,6 +5,7 @@
 // next N calls, latency in virtual time, a write that lands but reports a timeout, a
 // network partition, a watch stream that stalls silently. Admin edits (delete, hand-set
 // holder) go through the store.
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -145,6 +146,13 @@ class FakeLeaseStore {
       w->close_error = error;
       w->wakeup.cancel();
     }
+  }
+
+  // Streams open now for one client (or all with nullptr): a test that ends a client's watch
+  // waits for it to be open first, since the elector opens it beside its first request.
+  [[nodiscard]] int open_watches(const FakeClient* client) const {
+    return static_cast<int>(std::count_if(watchers_.begin(), watchers_.end(),
+                                          [&](const Watcher* w) { return !client || w->client == client; }));
   }
 
   // --- used by FakeLeaseLock::watch

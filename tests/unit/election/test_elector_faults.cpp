@@ -36,6 +36,7 @@ TEST_CASE("faults: a leader whose re-reads fail retries at period/4, never spins
   auto& a = h.add("a");
   h.start_all();
   REQUIRE(h.run_until_leader(1s));
+  REQUIRE(h.run_until([&] { return h.store->open_watches(a.client.get()) == 1; }, 1s));
   a.client->fail_next(Op::watch, api::ErrorKind::transport, 1000);
   h.store->end_watches(a.client.get(), fake_error(api::ErrorKind::transport));
   h.run_for(100ms);

@@ -318,3 +318,72 @@ TEST_CASE("hub: an empty name is refused", "[hub]") {
   CHECK(w.result->error().is(ErrorKind::invalid));
   CHECK(f.source.list_calls == 0);
 }
+
+// The callback form the Elector uses (issue 14: no coroutine per idle subscriber).
+TEST_CASE("hub: start_watch's end is posted, never called inside the call or the cancelling emit", "[hub]") {
+  Fixture f({lease("a", "10"), lease("b", "11")});
+  struct Callbacks {
+    std::vector<LeaseWatchEvent> events;
+    std::optional<Result<void>> result;
+    std::exception_ptr error;
+    bool inside = false;        // a call of ours is on the stack
+    bool ended_inside = false;  // on_end came from inside it
+    net::cancellation_signal cancel;
+  };
+  auto start = [&f](Callbacks& c, const std::string& name) {
+    c.inside = true;
+    f.hub->start_watch(
+        name, "", [&c](const LeaseWatchEvent& e) { c.events.push_back(e); },
+        [&c](std::exception_ptr e, Result<void> how) {
+          c.ended_inside = c.inside;
+          c.error = std::move(e);
+          c.result = std::move(how);
+        },
+        c.cancel.slot());
+    c.inside = false;
+  };
+  Callbacks a;
+  Callbacks b;
+  start(a, "a");
+  start(b, "b");
+  f.settle();
+  REQUIRE(a.events.size() == 1);
+  CHECK(a.events[0].type == Type::added);
+  CHECK(f.hub->subscribers() == 2);
+
+  // Cancelled through its slot: it leaves at once, hears of it after the emit, and b stays.
+  a.inside = true;
+  a.cancel.emit(net::cancellation_type::terminal);
+  a.inside = false;
+  CHECK(f.hub->subscribers() == 1);
+  CHECK_FALSE(a.result);
+  f.settle();
+  REQUIRE(a.result);
+  CHECK_FALSE(a.ended_inside);
+  CHECK_FALSE(a.error);
+  CHECK(a.result->error().is(ErrorKind::cancelled));
+  f.source.push(event(Type::modified, lease("a", "14")));
+  f.settle();
+  CHECK(a.events.size() == 1);
+  CHECK_FALSE(b.result);
+
+  // A failed stream ends it with the error; emitting its stale slot afterwards does nothing.
+  f.source.end_stream(kle::api::local_error(ErrorKind::transport, "connection reset"));
+  f.settle();
+  REQUIRE(b.result);
+  CHECK(b.result->error().is(ErrorKind::transport));
+  b.result.reset();
+  b.cancel.emit(net::cancellation_type::terminal);
+  f.settle();
+  CHECK_FALSE(b.result);
+
+  // Refused within the backoff: still after the call, not inside it.
+  Callbacks late;
+  start(late, "a");
+  CHECK_FALSE(late.result);
+  f.settle();
+  REQUIRE(late.result);
+  CHECK_FALSE(late.ended_inside);
+  CHECK(late.result->error().is(ErrorKind::transport));
+  CHECK(f.source.list_calls == 1);
+}

@@ -30,8 +30,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 
 #include <kle/election/lease_event.hpp>
+#include <kle/election/lease_lock.hpp>
 #include <kle/kube/client.hpp>
 #include <kle/log/logger.hpp>
 
@@ -69,6 +71,12 @@ class LeaseWatchHub {
   // (ErrorKind::cancelled); invalid for an empty name.
   boost::asio::awaitable<Result<void>> watch(std::string name, std::string resource_version,
                                              std::function<void(const LeaseWatchEvent&)> on_event);
+  // election::LeaseLock::start_watch for the Lease `name`: the same subscription as watch(),
+  // with no coroutine held while it is open; on_end is always posted (never called inside this
+  // call or the slot's emit), and its exception is always null.
+  void start_watch(std::string name, std::string resource_version,
+                   std::function<void(const LeaseWatchEvent&)> on_event, election::LeaseLock::WatchEnd on_end,
+                   boost::asio::cancellation_slot slot);
 
   [[nodiscard]] const std::string& lease_namespace() const noexcept;
   // For tests and the bench: subscribers now, and requests made so far.
