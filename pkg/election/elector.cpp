@@ -184,7 +184,7 @@ void Elector::Impl::request_stop() {
 // A coroutine ended with an exception (any type: a throwing log sink or observer,
 // bad_alloc). The loop and its safety nets only work together, so the elector fails
 // closed: it stops believing first (nothing before that can throw), then stops, which
-// cancels the watch and lets run() release the lease if it still can. run()'s completion
+// cancels the watch and lets the loop release the lease if it still can. The loop's end
 // rethrows the first failure, out of io_context::run(): an elector that cannot keep its
 // promises must not look like a healthy follower.
 void Elector::Impl::fail(const std::exception_ptr& error, const char* coroutine) noexcept {

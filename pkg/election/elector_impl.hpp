@@ -4,8 +4,9 @@
 // LeaseLock, the Clock and Asio timers, and feeds the results back. Everything runs on one
 // executor, so no locking; the coroutines share only the machine, whose inputs are plain
 // calls, so an interleaving at a co_await cannot split a rule in half.
-//   run()       asks the machine for the next loop step (read, write, sleep, shutdown),
-//               performs it and reports the result; then the release on stop.
+//   the loop    step() asks the machine for the next loop step (read, write, sleep,
+//               shutdown) and carries it out: a sleep as a timer callback, a request as a
+//               coroutine (perform); then the release on stop (shutdown).
 //   the watch   callbacks (open_watch, watch_ended): opens the stream and reports its events,
 //               quiet spells and ends; the quiet detector is a timer callback that cancels it.
 //   watchdog    a timer callback at the machine's leadership deadline, even mid-request.
@@ -85,15 +86,15 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   bool auto_close = true;           // options.auto_close
   bool wait_for_leadership = false;  // options.wait_for_leadership
   bool started = false;
-  bool wake_pending = false;     // an event came while run() was not sleeping
+  bool wake_pending = false;     // an event came while the loop was not sleeping
   bool quiet_detector_on = false;  // a stream is open and its quiet detector counts
   bool quiet_fired = false;        // it cancelled the stream: the stream went quiet
   std::uint32_t quiet_generation = 0;
   std::uint32_t watchdog_generation = 0;
-  std::exception_ptr failure;    // the first coroutine or callback failure, rethrown when run() ends
+  std::exception_ptr failure;    // the first coroutine or callback failure, rethrown when the loop ends
   // Three timers, each shared by uses that never overlap (a process of a thousand Leases pays
   // 120 bytes a timer a thousand times, issue 14):
-  //   wake_timer     run()'s sleeps, and the release's waits once run() is in shutdown();
+  //   wake_timer     the loop's sleeps, and the release's waits once it is in shutdown();
   //   watchdog_timer the renew deadline;
   //   watch_timer    the open stream's quiet detector, or the wait before the next stream.
   boost::asio::steady_timer wake_timer;
@@ -115,7 +116,10 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
 
   // elector_loop.cpp: the loop's driver
   void spawn();
-  boost::asio::awaitable<void> run();
+  void step() noexcept;
+  void woke() noexcept;
+  void loop_ended(const std::exception_ptr& e);
+  boost::asio::awaitable<void> run_standalone();
   boost::asio::awaitable<void> perform(LoopStep step);
   boost::asio::awaitable<void> shutdown();
   bool arm_wake(Clock::time_point deadline);

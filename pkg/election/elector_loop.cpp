@@ -14,19 +14,22 @@ namespace kle::election {
 
 namespace asio = boost::asio;
 
-// Every coroutine's end goes through fail() when it threw; see there for why that stops
-// the elector. The loop's completion rethrows, once the release had its chance.
+// The loop is callbacks between its requests: a sleep is a wait on wake_timer whose handler
+// takes the next step, a read or write is a coroutine (perform) whose completion does. An idle
+// Elector then holds no coroutine frame at all, only that one pending wait (issue 14: a process
+// of a thousand Leases is mostly idle Electors, and a held loop frame with its co_spawn cost
+// about 1 KiB each). Whatever a step throws ends the loop through loop_ended(), as an
+// exception out of a loop coroutine would; the loop's handlers keep the Impl alive until then.
 void Elector::Impl::spawn() {
   auto self = shared_from_this();
   if (auto_close) arm_signals();
-  asio::co_spawn(ex, run(), [self](const std::exception_ptr& e) {
-    if (e) self->fail(e, "election loop");
-    self->loop_done.set();
-    // Posted, so the events queued before it (leadership_lost) reach the subscribers first.
-    if (self->failure) asio::post(self->ex, [failure = self->failure] { std::rethrow_exception(failure); });
-  });
-  if (!lock) return;
-  // Posted, as co_spawn starts run(): the watch opens after this call, behind the loop's start.
+  // Posted: the loop starts after this call, as a co_spawn'd coroutine would.
+  if (!lock) {
+    asio::co_spawn(ex, run_standalone(), [self](const std::exception_ptr& e) { self->loop_ended(e); });
+    return;
+  }
+  asio::post(ex, [self] { self->step(); });
+  // Behind the loop's start, so the watch opens beside its first request.
   asio::post(ex, [self] {
     try {
       self->open_watch();
@@ -37,41 +40,67 @@ void Elector::Impl::spawn() {
   arm_watchdog();
 }
 
-asio::awaitable<void> Elector::Impl::run() {
-  if (!lock) {
-    machine.lead_standalone();
-    flush();
-    while (!machine.stopping()) {
-      if (arm_wake(kNever)) {
-        boost::system::error_code ec;
-        co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+void Elector::Impl::loop_ended(const std::exception_ptr& e) {
+  if (e) fail(e, "election loop");
+  loop_done.set();
+  // Posted, so the events queued before it (leadership_lost) reach the subscribers first.
+  if (failure) asio::post(ex, [failure = failure] { std::rethrow_exception(failure); });
+}
+
+// Takes steps until one has to wait: for a timer (a callback), for the lock (perform()), or
+// for the release (shutdown()), whose ends call back here or end the loop.
+void Elector::Impl::step() noexcept {
+  try {
+    while (true) {
+      const LoopStep next = machine.next(clock->now(), clock->wall_now());
+      flush();
+      if (next.kind == LoopStep::Kind::shutdown) {
+        asio::co_spawn(ex, shutdown(), [self = shared_from_this()](const std::exception_ptr& e) { self->loop_ended(e); });
+        return;
       }
-      wake_pending = false;
-    }
-    machine.stop_standalone();
-    flush();
-    co_return;
-  }
-  while (true) {
-    const LoopStep step = machine.next(clock->now(), clock->wall_now());
-    flush();
-    if (step.kind == LoopStep::Kind::shutdown) break;
-    // A sleep is awaited here, in this frame, rather than in perform() or a sleep coroutine:
-    // while it waits, an idle Elector then holds this one frame, not perform()'s room for a
-    // read and a write as well (about 1.9 KiB) nor a sleep's frame (a process of a thousand
-    // Leases is mostly idle Electors, issue 14).
-    if (step.kind == LoopStep::Kind::sleep) {
-      if (arm_wake(step.until)) {
-        boost::system::error_code ec;
-        co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (next.kind != LoopStep::Kind::sleep) {
+        asio::co_spawn(ex, perform(next), [self = shared_from_this()](const std::exception_ptr& e) {
+          if (e) return self->loop_ended(e);
+          self->step();
+        });
+        return;
+      }
+      if (arm_wake(next.until)) {
+        wake_timer.async_wait([self = shared_from_this()](const boost::system::error_code&) { self->woke(); });
+        return;
       }
       wake_pending = false;
       flush();
-    } else {
-      co_await perform(step);
     }
+  } catch (...) {
+    loop_ended(std::current_exception());
   }
-  co_await shutdown();
+}
+
+// The sleep ended: its deadline, a wake() (a watch event, stop()), or a fake clock's cancel().
+void Elector::Impl::woke() noexcept {
+  try {
+    wake_pending = false;
+    flush();
+  } catch (...) {
+    return loop_ended(std::current_exception());
+  }
+  step();
+}
+
+// An Elector without a lock leads at once and only waits for stop().
+asio::awaitable<void> Elector::Impl::run_standalone() {
+  machine.lead_standalone();
+  flush();
+  while (!machine.stopping()) {
+    if (arm_wake(kNever)) {
+      boost::system::error_code ec;
+      co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    wake_pending = false;
+  }
+  machine.stop_standalone();
+  flush();
 }
 
 asio::awaitable<void> Elector::Impl::perform(LoopStep step) {
@@ -92,7 +121,7 @@ asio::awaitable<void> Elector::Impl::perform(LoopStep step) {
       machine.on_write(clock->now(), *result);
       break;
     }
-    case LoopStep::Kind::sleep:     // run() sleeps itself
+    case LoopStep::Kind::sleep:     // step() sleeps itself
     case LoopStep::Kind::shutdown: break;
   }
   flush();
@@ -113,7 +142,7 @@ asio::awaitable<void> Elector::Impl::shutdown() {
       const auto w = co_await lock->update(std::move(record));
       machine.on_release_write(clock->now(), w);
     } else {
-      // The wake timer, free now that run() has left its loop; a wake() (stop() again, a
+      // The wake timer, free now that the loop has left its steps; a wake() (stop() again, a
       // failure) only ends the wait early, and the release's waits are not woken.
       while (clock->now() < step.until) co_await sleep_on(wake_timer, step.until);
     }
@@ -122,7 +151,7 @@ asio::awaitable<void> Elector::Impl::shutdown() {
 }
 
 // Readies a sleep until deadline, or until wake() (a watch event, stop()): false when a
-// wake-up came while run() was not sleeping (or it is stopping), so there is nothing to wait for.
+// wake-up came while the loop was not sleeping (or it is stopping), so there is nothing to wait for.
 bool Elector::Impl::arm_wake(Clock::time_point deadline) {
   if (wake_pending || machine.stopping()) return false;
   if (deadline == kNever) {

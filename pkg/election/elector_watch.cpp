@@ -83,7 +83,7 @@ void Elector::Impl::watch_ended(const std::exception_ptr& error, api::Result<voi
   }
   const auto reconnect_at = machine.on_watch_ended(clock->now(), ended);
   flush();
-  wake();  // run() falls back to polling while the watch is down
+  wake();  // the loop falls back to polling while the watch is down
   await_reconnect(reconnect_at);
 }
 
