@@ -113,17 +113,16 @@ Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> l
     : ex(std::move(executor)),
       lock(std::move(lease_lock)),
       observer(opts.observer),
-      timings(timings_or_throw(opts)),
       clock(clk ? std::move(clk) : system_clock()),
-      machine(machine_config(opts, timings, lock == nullptr)),
+      machine(machine_config(opts, timings_or_throw(opts), lock == nullptr)),
       auto_close(opts.auto_close),
       wait_for_leadership(opts.wait_for_leadership),
       wake_timer(ex),
-      watchdog_timer(ex),
       watch_timer(ex) {}
 
 Elector::Impl::~Impl() {
-  for (auto* t : {&wake_timer, &watchdog_timer, &watch_timer}) clock->disarm(*t);
+  for (auto* t : {&wake_timer, &watch_timer}) clock->disarm(*t);
+  if (watchdog_timer) clock->disarm(*watchdog_timer);
 }
 
 // Carries out what the machine decided besides I/O, in its order.
@@ -313,7 +312,7 @@ std::int64_t Elector::fencing_epoch() const noexcept {
   impl_->owner.check("fencing_epoch()");
   return impl_->machine.epoch();
 }
-const ResolvedTimings& Elector::timings() const noexcept { return impl_->timings; }
+const ResolvedTimings& Elector::timings() const noexcept { return impl_->machine.config().timings; }
 std::optional<Clock::time_point> Elector::last_renewal() const noexcept {
   impl_->owner.check("last_renewal()");
   return impl_->machine.last_renewal();

@@ -72,7 +72,6 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   boost::asio::any_io_executor ex;
   std::unique_ptr<LeaseLock> lock;  // null: standalone
   std::shared_ptr<ElectorObserver> observer;
-  ResolvedTimings timings;
   std::shared_ptr<Clock> clock;
 
   // --- the election: all its rules and data
@@ -95,10 +94,10 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   // Three timers, each shared by uses that never overlap (a process of a thousand Leases pays
   // 120 bytes a timer a thousand times, issue 14):
   //   wake_timer     the loop's sleeps, and the release's waits once it is in shutdown();
-  //   watchdog_timer the renew deadline;
+  //   watchdog_timer the renew deadline; made when first leading (a follower has none);
   //   watch_timer    the open stream's quiet detector, or the wait before the next stream.
   boost::asio::steady_timer wake_timer;
-  boost::asio::steady_timer watchdog_timer;
+  std::unique_ptr<boost::asio::steady_timer> watchdog_timer;
   boost::asio::steady_timer watch_timer;
   boost::asio::cancellation_signal watch_cancel;
   std::unique_ptr<boost::asio::signal_set> signals;  // auto_close, once started

@@ -169,11 +169,12 @@ void Elector::Impl::arm_watchdog() {
   // Armed even when the deadline has passed: the timer then fires at once, from the
   // io_context, never inside the flush() that re-armed it (whose remaining effects would
   // otherwise come after the ones the deadline adds).
-  clock->arm(watchdog_timer, deadline);
+  if (!watchdog_timer) watchdog_timer = std::make_unique<asio::steady_timer>(ex);
+  clock->arm(*watchdog_timer, deadline);
   const std::weak_ptr<Impl> weak = weak_from_this();
   // Any ending re-reads the deadline: a fake clock wakes its timers with cancel(), and a
   // renewal may have moved the deadline since.
-  watchdog_timer.async_wait([weak, generation](const boost::system::error_code&) {
+  watchdog_timer->async_wait([weak, generation](const boost::system::error_code&) {
     auto self = weak.lock();
     if (!self || generation != self->watchdog_generation || self->machine.stopping()) return;
     try {
@@ -195,8 +196,9 @@ void Elector::Impl::watchdog_fired() {
 
 void Elector::Impl::disarm_watchdog() {
   ++watchdog_generation;
-  clock->disarm(watchdog_timer);
-  watchdog_timer.cancel();
+  if (!watchdog_timer) return;
+  clock->disarm(*watchdog_timer);
+  watchdog_timer->cancel();
 }
 
 void Elector::Impl::arm_signals() {

@@ -137,7 +137,8 @@ void Machine::on_write(Clock::time_point now, const api::Result<api::Lease>& res
     on_handover_write(now, result);
     return;
   }
-  const Sent sent = *std::exchange(in_flight_, std::nullopt);
+  const Sent sent = *in_flight_;
+  in_flight_.reset();
   if (result) {
     uncertain_.reset();
     accept_write(now, result.value(), sent);

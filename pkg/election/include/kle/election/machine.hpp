@@ -149,6 +149,32 @@ class Machine {
   [[nodiscard]] Clock::duration jittered(Clock::duration d);
 
  private:
+  // An optional kept on the heap: for state that exists only for moments (a write in flight,
+  // a handover), which a process of a thousand mostly idle Electors would otherwise carry
+  // inline in each of them, a thousand times (issue 14). The optional's interface, as used here.
+  template <class T>
+  class Box {
+   public:
+    Box() = default;
+    Box(const Box& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+    Box(Box&&) noexcept = default;
+    Box& operator=(const Box& o) { return o.p_ ? (*this = *o.p_) : (reset(), *this); }
+    Box& operator=(Box&&) noexcept = default;
+    ~Box() = default;
+    Box& operator=(T v) {
+      if (p_) *p_ = std::move(v);
+      else p_ = std::make_unique<T>(std::move(v));
+      return *this;
+    }
+    void reset() noexcept { p_.reset(); }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    T& operator*() const noexcept { return *p_; }
+    T* operator->() const noexcept { return p_.get(); }
+
+   private:
+    std::unique_ptr<T> p_;
+  };
+
   // An in-flight write, as the rules need it when its answer comes back.
   struct Sent {
     api::LeaseSpec spec;
@@ -203,10 +229,10 @@ class Machine {
   std::uint64_t step_downs_ = 0;
   // A write whose outcome we do not know (timeout, transport): if the record later shows
   // exactly this spec, the write landed and counts as a success from when it was sent.
-  std::optional<Sent> uncertain_;
+  Box<Sent> uncertain_;
 
   // The loop.
-  std::optional<Sent> in_flight_;            // the write in flight
+  Box<Sent> in_flight_;                      // the write in flight
   std::optional<Clock::time_point> pause_;   // a failed step's wait, taken by next()
   Clock::time_point next_poll_{};
   Clock::time_point next_renew_{};
@@ -222,7 +248,7 @@ class Machine {
     Clock::time_point due;
     Clock::time_point give_up;
   };
-  std::optional<Handover> handover_;
+  Box<Handover> handover_;
   HandoverHint release_hint_;
   std::string newest_revision_;
 
