@@ -53,7 +53,7 @@ void Elector::Impl::open_watch() {
     }
   };
   // Strong: the lock (ours) must outlive the stream it runs, whichever ends first.
-  auto on_end = [self = shared_from_this()](std::exception_ptr e, api::Result<void> ended) {
+  auto on_end = [self = shared_from_this()](const std::exception_ptr& e, api::Result<void> ended) {
     try {
       self->watch_ended(e, std::move(ended));
     } catch (...) {

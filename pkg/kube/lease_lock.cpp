@@ -42,11 +42,11 @@ boost::asio::awaitable<api::Result<void>> KubeLeaseLock::watch(
   return client_.watch_lease(namespace_, name_, std::move(resource_version), std::move(on_event));
 }
 
-void KubeLeaseLock::start_watch(boost::asio::any_io_executor ex, std::string resource_version,
+void KubeLeaseLock::start_watch(const boost::asio::any_io_executor& ex, std::string resource_version,
                                 std::function<void(const election::LeaseEvent&)> on_event, WatchEnd on_end,
                                 boost::asio::cancellation_slot slot) {
   if (!hub_) {
-    return LeaseLock::start_watch(std::move(ex), std::move(resource_version), std::move(on_event), std::move(on_end),
+    return LeaseLock::start_watch(ex, std::move(resource_version), std::move(on_event), std::move(on_end),
                                   slot);
   }
   hub_->start_watch(name_, std::move(resource_version), std::move(on_event), std::move(on_end), slot);

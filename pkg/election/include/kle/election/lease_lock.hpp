@@ -39,7 +39,7 @@ class LeaseLock {
   // a coroutine overrides it (the shared watch hub's: in a process of a thousand Leases every
   // idle Elector held a watch coroutine and its frames, about 2 KiB each, issue 14).
   using WatchEnd = std::function<void(std::exception_ptr, api::Result<void>)>;
-  virtual void start_watch(boost::asio::any_io_executor ex, std::string resource_version,
+  virtual void start_watch(const boost::asio::any_io_executor& ex, std::string resource_version,
                            std::function<void(const LeaseEvent&)> on_event, WatchEnd on_end,
                            boost::asio::cancellation_slot slot);
   // Called by a follower when the holder seems to have stopped renewing (its watch went

@@ -32,7 +32,7 @@ class KubeLeaseLock final : public election::LeaseLock {
                                                   std::function<void(const election::LeaseEvent&)> on_event) override;
   // With a hub, the subscription holds no coroutine (LeaseWatchHub::start_watch); without
   // one, the default: watch() in a coroutine.
-  void start_watch(boost::asio::any_io_executor ex, std::string resource_version,
+  void start_watch(const boost::asio::any_io_executor& ex, std::string resource_version,
                    std::function<void(const election::LeaseEvent&)> on_event, WatchEnd on_end,
                    boost::asio::cancellation_slot slot) override;
   // Client::warm: one TLS connection into the client's pool, no request. A failure is
