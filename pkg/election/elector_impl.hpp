@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -112,6 +113,16 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   void request_stop();
   void fail(const std::exception_ptr& error, const char* coroutine) noexcept;
   void safety_net_failed(const std::exception_ptr& error, const char* which);
+  // Runs a step of the watch's callbacks; what it throws fails the elector as a coroutine's
+  // failure would (safety_net_failed), since no coroutine is there to carry it.
+  template <class F>
+  void in_watch(F&& step) {
+    try {
+      std::forward<F>(step)();
+    } catch (...) {
+      safety_net_failed(std::current_exception(), "lease watch");
+    }
+  }
 
   // elector_loop.cpp: the loop's driver
   void spawn();

@@ -30,13 +30,7 @@ void Elector::Impl::spawn() {
   }
   asio::post(ex, [self] { self->step(); });
   // Behind the loop's start, so the watch opens beside its first request.
-  asio::post(ex, [self] {
-    try {
-      self->open_watch();
-    } catch (...) {
-      self->safety_net_failed(std::current_exception(), "lease watch");
-    }
-  });
+  asio::post(ex, [self] { self->in_watch([&] { self->open_watch(); }); });
   arm_watchdog();
 }
 

@@ -46,19 +46,11 @@ void Elector::Impl::open_watch() {
   auto on_event = [weak](const LeaseEvent& e) {
     auto self = weak.lock();
     if (!self) return;
-    try {
-      self->on_watch_event(e);
-    } catch (...) {
-      self->safety_net_failed(std::current_exception(), "lease watch");
-    }
+    self->in_watch([&] { self->on_watch_event(e); });
   };
   // Strong: the lock (ours) must outlive the stream it runs, whichever ends first.
   auto on_end = [self = shared_from_this()](const std::exception_ptr& e, api::Result<void> ended) {
-    try {
-      self->watch_ended(e, std::move(ended));
-    } catch (...) {
-      self->safety_net_failed(std::current_exception(), "lease watch");
-    }
+    self->in_watch([&] { self->watch_ended(e, std::move(ended)); });
   };
   lock->start_watch(ex, std::move(from), std::move(on_event), std::move(on_end), watch_cancel.slot());
 }
@@ -96,11 +88,7 @@ void Elector::Impl::await_reconnect(Clock::time_point at) {
   clock->arm(watch_timer, at);
   watch_timer.async_wait([self = shared_from_this(), generation, at](const boost::system::error_code&) {
     if (generation != self->quiet_generation) return;
-    try {
-      self->await_reconnect(at);
-    } catch (...) {
-      self->safety_net_failed(std::current_exception(), "lease watch");
-    }
+    self->in_watch([&] { self->await_reconnect(at); });
   });
 }
 
