@@ -22,3 +22,55 @@ if(KLE_STATIC_YAML_CPP)
                                             IMPORTED_LOCATION_NONE "${KLE_YAML_CPP_ARCHIVE}"
                                             IMPORTED_LOCATION_RELEASE "${KLE_YAML_CPP_ARCHIVE}")
 endif()
+
+# prometheus-cpp-core and the C++ runtime linked statically (off by default; issue 14). Debian
+# ships prometheus-cpp only as .so files linked against libstdc++.so, so libstdc++ could not go
+# static while it was used. KLE_PROMETHEUS_CPP_SOURCE names Debian's own source package of the
+# installed version, unpacked by hack/debian-source.sh (apt-get source: same archive, same
+# version, Debian's patches applied); its core is built here as an archive, against the
+# installed headers. KLE_STATIC_LIBSTDCXX then links libstdc++, libgcc and libm (of which the
+# binary uses llround alone) into the binary, which leaves libc its only shared library.
+# Measured (bench/RESULTS.md, issue 14, sixth pass): an idle replica's VmRSS 9.6 -> 7.8 MiB.
+set(KLE_PROMETHEUS_CPP_SOURCE "" CACHE PATH
+    "Unpacked Debian source of prometheus-cpp (hack/debian-source.sh): build its core as an archive")
+option(KLE_STATIC_LIBSTDCXX "Link libstdc++, libgcc and libm statically (needs KLE_PROMETHEUS_CPP_SOURCE)" OFF)
+set(KLE_PROMETHEUS_CORE prometheus-cpp::core)  # what kle_metrics links
+if(KLE_BUILD_CONTROLLER AND KLE_PROMETHEUS_CPP_SOURCE)
+  set(_src "${KLE_PROMETHEUS_CPP_SOURCE}")
+  if(NOT EXISTS "${_src}/.kle-debian-version" OR NOT EXISTS "${_src}/core/src/registry.cc")
+    message(FATAL_ERROR "KLE_PROMETHEUS_CPP_SOURCE=${_src} is not a tree unpacked by hack/debian-source.sh "
+                        "(no .kle-debian-version or core/src/registry.cc)")
+  endif()
+  file(READ "${_src}/.kle-debian-version" _deb_version)
+  string(STRIP "${_deb_version}" _deb_version)
+  file(STRINGS "${_src}/CMakeLists.txt" _project_version REGEX "^  VERSION [0-9.]+$")
+  string(STRIP "${_project_version}" _project_version)
+  string(REPLACE "VERSION " "" _project_version "${_project_version}")
+  if(NOT _deb_version MATCHES "^${_project_version}-")
+    message(FATAL_ERROR "KLE_PROMETHEUS_CPP_SOURCE: the tree says version ${_project_version}, its stamp ${_deb_version}")
+  endif()
+  file(GLOB _core_sources "${_src}/core/src/*.cc" "${_src}/core/src/detail/*.cc")
+  add_library(kle_prometheus_core STATIC ${_core_sources})
+  get_target_property(_prom_includes prometheus-cpp::core INTERFACE_INCLUDE_DIRECTORIES)
+  # The installed headers (prometheus-cpp-dev, the same version) with their generated export
+  # header; STATIC_DEFINE empties its visibility attributes. The tree's core/src has the
+  # private headers.
+  target_include_directories(kle_prometheus_core SYSTEM PUBLIC ${_prom_includes})
+  target_include_directories(kle_prometheus_core PRIVATE "${_src}/core/src")
+  target_compile_definitions(kle_prometheus_core PUBLIC PROMETHEUS_CPP_CORE_STATIC_DEFINE)
+  target_compile_features(kle_prometheus_core PUBLIC cxx_std_14)
+  set_target_properties(kle_prometheus_core PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  set(KLE_PROMETHEUS_CORE kle_prometheus_core)
+  message(STATUS "prometheus-cpp core: built as an archive from ${_src} (Debian ${_deb_version})")
+endif()
+if(KLE_STATIC_LIBSTDCXX)
+  if(NOT KLE_PROMETHEUS_CORE STREQUAL "kle_prometheus_core" AND KLE_BUILD_CONTROLLER)
+    message(FATAL_ERROR "KLE_STATIC_LIBSTDCXX needs KLE_PROMETHEUS_CPP_SOURCE: Debian's libprometheus-cpp-core.so "
+                        "links libstdc++.so, and a second, static C++ runtime beside it saves nothing")
+  endif()
+  find_library(KLE_LIBM_ARCHIVE NAMES libm.a REQUIRED)
+  # --as-needed: the libm.so that g++ names by default is then dropped, its one symbol having
+  # come from the archive.
+  add_link_options(-static-libstdc++ -static-libgcc LINKER:--as-needed)
+  link_libraries("${KLE_LIBM_ARCHIVE}")
+endif()
