@@ -163,6 +163,11 @@ Sink stderr_sink() {
   };
 }
 
-Logger null_logger() { return Logger(Level::error, Logger::Format::json, Sink{}); }
+// One sink shared by every copy: a process of a thousand Electors without a logger made a
+// thousand empty sinks (48 bytes each, issue 14). The Logger is immutable, so sharing is safe.
+Logger null_logger() {
+  static const Logger none(Level::error, Logger::Format::json, Sink{});
+  return none;
+}
 
 }  // namespace kle::log
