@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The leader-elector controller image: built from source with the same Debian packages as
-# hack/deps.sh, shipped on distroless/cc with only the binary and its shared libraries.
+# hack/deps.sh, shipped on distroless/cc with only the binary (libc is its one shared library).
 #   docker build -t ghcr.io/kube-leader-elector/leader-elector:0.1.0 .
 # Checked by hack/lint-dockerfile.sh; tests/chart/test_dockerfile_libs.sh proves the runtime
 # libraries below cover every library the binary links (ldd + dpkg -S), and no more.
@@ -11,38 +11,38 @@
 
 FROM debian:12.15 AS build
 ARG DEBIAN_FRONTEND=noninteractive
-# The build subset of hack/deps.sh (no test, lint or demo tools; the release preset builds no tests).
+# The build subset of hack/deps.sh (no test, lint or demo tools; the release preset builds no
+# tests). dpkg-dev unpacks prometheus-cpp's source package below.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      g++ cmake ninja-build pkg-config ca-certificates \
+      g++ cmake ninja-build pkg-config ca-certificates dpkg-dev \
       libboost1.81-dev libboost-program-options1.81-dev libssl-dev \
       nlohmann-json3-dev libyaml-cpp-dev prometheus-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Debian's source of the prometheus-cpp just installed (same archive, same version, Debian's
+# patches), so the release preset builds its core as an archive and links the C++ runtime in
+# (cmake/kle_static_deps.cmake). A layer of its own: edits to the sources do not fetch again.
+COPY hack/debian-source.sh hack/
+RUN hack/debian-source.sh prometheus-cpp prometheus-cpp-dev /deps >/deps.path
 # Only what the release build reads, so edits to tests, charts or docs do not bust the cache.
 COPY CMakeLists.txt CMakePresets.json ./
 COPY cmake/ cmake/
 COPY pkg/ pkg/
 COPY cmd/ cmd/
-RUN cmake --preset release \
+RUN cmake --preset release -DKLE_PROMETHEUS_CPP_SOURCE="$(cat /deps.path)" \
  && cmake --build --preset release --target leader-elector \
  && strip build/release/cmd/leader-elector/leader-elector
 
-# The runtime is distroless/cc-debian12 (about 25 MB): it already holds what a C++ binary
-# needs from Debian 12 (libc6, libgcc-s1, libstdc++6, ca-certificates; its libssl3 goes
-# unused, since the release preset links OpenSSL statically) and nothing else: no shell, no
-# package manager. The one library it lacks, prometheus-cpp-core, is copied from the build
-# stage's Debian package (the same release), named so tests/chart/test_dockerfile_libs.sh can
-# prove the list equals what `ldd` asks for. Boost.Program_options and yaml-cpp are linked
-# statically too (cmake/kle_static_deps.cmake); libstdc++ stays shared because prometheus-cpp
-# (shipped only as a .so) links it, and a second, static copy would give the process two C++
-# runtimes.
+# The runtime is distroless/cc-debian12 (about 25 MB): Debian 12's libc6, libgcc-s1,
+# libstdc++6, libssl3 and ca-certificates, and nothing else: no shell, no package manager. The
+# binary uses its libc alone: OpenSSL, Boost.Program_options, yaml-cpp, prometheus-cpp's core
+# and the C++ runtime are linked in (the release preset, cmake/kle_static_deps.cmake; each
+# shared object costs resident pages of its own, issue 14). tests/chart/test_dockerfile_libs.sh
+# proves that what `ldd` asks for is in this base, and that any library copied here is needed.
 # debian-slim with apt-get would be ~80 MB for the same binary. amd64 paths: the image is
 # built for linux/amd64.
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build \
-     /usr/lib/x86_64-linux-gnu/libprometheus-cpp-core.so.1.0 \
-     /usr/lib/x86_64-linux-gnu/
 COPY --from=build /src/build/release/cmd/leader-elector/leader-elector /usr/local/bin/leader-elector
 # 65532: distroless's "nonroot"; numeric so the kubelet can verify runAsNonRoot.
 USER 65532:65532

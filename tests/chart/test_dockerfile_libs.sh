@@ -22,7 +22,9 @@ base="$(grep -m1 -oE '^FROM [^ ]+' <<<"$stage" | cut -d' ' -f2)"
 check "runtime base is distroless/cc-debian12 ($base)" grep -qE '^gcr.io/distroless/cc-debian12(:|@)' <<<"$base"
 base_pkgs=(libc6 libssl3 libgcc-s1 libstdc++6)
 copied="$(grep -E '^COPY --from=build' <<<"$stage" | tr ' ' '\n' | grep -E '^/.*\.so(\.|$)' || true)"
-check "runtime stage copies libraries: $(tr '\n' ' ' <<<"$copied")" test -n "$copied"
+# The release preset links everything but libc in (cmake/kle_static_deps.cmake), so the stage
+# copies no library today; one it copies must still be one the binary needs (below).
+echo "runtime stage copies: ${copied:-no libraries}"
 
 pkg_of() {  # absolute library path -> Debian package, trying the /usr-merged spellings
   local p="$1" cand out
