@@ -194,7 +194,7 @@ echo "kind      #  ms-to-new  failed  non-leader  old -> new leader"
 printf '%s\n' "${ROWS[@]}"
 echo "whole run: $n requests, $f failed, $nl reached a non-leader; invariant violations: $violations"
 echo
-echo "Memory of each elector pod (cgroup of the pod: rss / working set = usage - inactive_file)"
+echo "Memory of each elector pod (cgroup of the pod: rss / working set = usage - inactive_file; the process's VmRSS)"
 root="$(cat "$N/cgroup-root")"
 for p in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.name}'); do
   uid="$(k get pod "$p" -o jsonpath='{.metadata.uid}')"
@@ -203,6 +203,14 @@ for p in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.name}'); do
     awk -v p="$p" -v u="$(cat "$d/memory.usage_in_bytes")" '
       $1 == "total_rss" { rss = $2 } $1 == "total_inactive_file" { inact = $2 }
       END { printf "%s  rss %.1f MiB  working set %.1f MiB  usage %.1f MiB\n", p, rss/1048576, (u-inact)/1048576, u/1048576 }' "$d/memory.stat"
+    # And the elector process itself, found through the pod's cgroup: its VmRSS counts the
+    # shared pages it maps too (libc), which the cgroup charges to whoever read them first.
+    for pid in $(cat "$d"/*/cgroup.procs 2>/dev/null); do
+      [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = leader-elector ] || continue
+      awk -v p="$p" -v pid="$pid" '$1 ~ /^(VmRSS|RssAnon|RssFile):$/ { v[$1] = $2 }
+        END { printf "%s  process %s: VmRSS %d KiB (anon %d, file %d)\n", p, pid, v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' \
+        "/proc/$pid/status"
+    done
   else
     echo "$p: no memory cgroup found under /sys/fs/cgroup/memory$root"
   fi
