@@ -52,6 +52,14 @@ struct Subscriber {
 };
 using SubscriberPtr = std::shared_ptr<Subscriber>;
 
+// One Lease name: its cached Lease (while it exists and the hub is synced) and whoever watches
+// it. One map for both: a second map of subscribers by name cost each Lease of a thousand
+// another node, key and vector (about 110 bytes, issue 14).
+struct Entry {
+  std::optional<api::Lease> lease;
+  std::vector<SubscriberPtr> subs;
+};
+
 }  // namespace
 
 struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
@@ -63,11 +71,10 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
   LeaseWatchSource source;
   LeaseWatchHubOptions opts;
 
-  std::unordered_map<std::string, api::Lease> cache;
+  std::unordered_map<std::string, Entry> entries;
   std::string rv;  // of the last list, event or bookmark: where the stream resumes
   bool synced = false;
   bool running = false;
-  std::unordered_map<std::string, std::vector<SubscriberPtr>> subs;
   std::size_t sub_count = 0;
   net::cancellation_signal stop_stream;
 
@@ -96,11 +103,12 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
 
   // What a watch on this one Lease from s.rv would open with, from the cache.
   void prime(Subscriber& s) const {
-    const auto it = cache.find(s.name);
-    if (it != cache.end()) {
-      if (s.rv.empty()) return deliver(s, EventType::added, it->second);
-      if (newer_version(it->second.resource_version, s.rv).value_or(it->second.resource_version != s.rv))
-        deliver(s, EventType::modified, it->second);
+    const auto it = entries.find(s.name);
+    if (it != entries.end() && it->second.lease) {
+      const api::Lease& cached = *it->second.lease;
+      if (s.rv.empty()) return deliver(s, EventType::added, cached);
+      if (newer_version(cached.resource_version, s.rv).value_or(cached.resource_version != s.rv))
+        deliver(s, EventType::modified, cached);
       return;
     }
     // Gone only if the hub has seen past what the subscriber knows: a Lease it has just
@@ -122,36 +130,58 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
       for (const auto& s : all_subscribers()) deliver(*s, ev.type, ev.lease);
       return;
     }
-    if (ev.type == EventType::deleted) cache.erase(ev.lease.name);
-    else cache.insert_or_assign(ev.lease.name, ev.lease);
-    const auto it = subs.find(ev.lease.name);
-    if (it == subs.end()) return;
-    const auto targets = it->second;  // a callback may unsubscribe
+    const auto it = entries.find(ev.lease.name);
+    if (ev.type == EventType::deleted) {
+      if (it == entries.end()) return;
+      if (it->second.subs.empty()) {
+        entries.erase(it);
+        return;
+      }
+      it->second.lease.reset();
+    } else if (it == entries.end()) {
+      entries.emplace(ev.lease.name, Entry{ev.lease, {}});
+      return;
+    } else {
+      it->second.lease = ev.lease;
+    }
+    const auto targets = it->second.subs;  // a callback may unsubscribe, and erase the entry
     for (const auto& s : targets) deliver(*s, ev.type, ev.lease);
+  }
+
+  // Forgets every cached Lease (a new list comes, or none will); entries that only cached go.
+  void drop_cache() {
+    for (auto it = entries.begin(); it != entries.end();) {
+      if (it->second.subs.empty()) {
+        it = entries.erase(it);
+      } else {
+        it->second.lease.reset();
+        ++it;
+      }
+    }
   }
 
   [[nodiscard]] std::vector<SubscriberPtr> all_subscribers() const {
     std::vector<SubscriberPtr> out;
     out.reserve(sub_count);
-    for (const auto& [name, list] : subs) out.insert(out.end(), list.begin(), list.end());
+    for (const auto& [name, entry] : entries) out.insert(out.end(), entry.subs.begin(), entry.subs.end());
     return out;
   }
 
   void add(const SubscriberPtr& s) {
-    subs[s->name].push_back(s);
+    entries[s->name].subs.push_back(s);
     ++sub_count;
     if (synced) prime(*s);
     if (!running) start();
   }
 
   void remove(const SubscriberPtr& s) {
-    const auto it = subs.find(s->name);
-    if (it == subs.end()) return;
-    auto& list = it->second;
+    const auto it = entries.find(s->name);
+    if (it == entries.end()) return;
+    auto& list = it->second.subs;
     const auto pos = std::find(list.begin(), list.end(), s);
     if (pos == list.end()) return;
     list.erase(pos);
-    if (list.empty()) subs.erase(it);
+    if (list.empty() && !it->second.lease) entries.erase(it);
     if (--sub_count == 0 && running) stop_stream.emit(net::cancellation_type::terminal);
   }
 
@@ -172,9 +202,8 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
     down_until = SteadyClock::now() + backoff;
     backoff = std::min(backoff * 2, opts.max_backoff);
     synced = false;
-    cache.clear();
     for (const auto& s : all_subscribers()) finish(*s, err);
-    subs.clear();
+    entries.clear();
     sub_count = 0;
   }
 
@@ -206,8 +235,11 @@ net::awaitable<void> LeaseWatchHub::Impl::run(std::shared_ptr<Impl> /*keep_alive
         fail(listed.error());
         break;
       }
-      cache.clear();
-      for (auto& lease : listed->items) cache.insert_or_assign(lease.name, std::move(lease));
+      drop_cache();
+      for (auto& lease : listed->items) {
+        std::string name = lease.name;
+        entries[std::move(name)].lease = std::move(lease);
+      }
       rv = listed->resource_version;
       synced = true;
       for (const auto& s : all_subscribers()) prime(*s);
@@ -237,7 +269,7 @@ net::awaitable<void> LeaseWatchHub::Impl::run(std::shared_ptr<Impl> /*keep_alive
   running = false;
   if (sub_count == 0) {
     synced = false;
-    cache.clear();
+    drop_cache();
   }
 }
 

@@ -218,6 +218,45 @@ TEST_CASE("hub: a subscriber from a resourceVersion is shown only what changed a
   CHECK(fresh.events.empty());  // a false DELETED would make a new leader step down
 }
 
+TEST_CASE("hub: a Lease deleted and created again reaches its watcher both times; the cache follows every Lease", "[hub]") {
+  Fixture f({lease("a", "10"), lease("b", "11")}, "12");
+  auto& a = f.subscribe("a", "a");
+  f.source.push(event(Type::deleted, lease("a", "13")));
+  f.source.push(event(Type::added, lease("a", "14", "again")));
+  // Leases nobody watches are cached too: c comes and goes, d comes and stays.
+  f.source.push(event(Type::added, lease("c", "15")));
+  f.source.push(event(Type::deleted, lease("c", "16")));
+  f.source.push(event(Type::added, lease("d", "17")));
+  f.settle();
+  REQUIRE(a.events.size() == 3);
+  CHECK(a.events[1].type == Type::deleted);
+  CHECK(a.events[2].type == Type::added);
+  CHECK(a.events[2].lease.spec.holder_identity == "again");
+
+  // Later subscribers are served from the cache, without another list.
+  auto& b = f.subscribe("b", "b");
+  auto& d = f.subscribe("d", "d");
+  auto& c = f.subscribe("c", "c");
+  auto& c_old = f.subscribe("c-old", "c", "15");
+  CHECK(f.source.list_calls == 1);
+  REQUIRE(b.events.size() == 1);
+  CHECK(b.events[0].lease.resource_version == "11");
+  REQUIRE(d.events.size() == 1);
+  CHECK(d.events[0].type == Type::added);
+  CHECK(d.events[0].lease.resource_version == "17");
+  CHECK(c.events.empty());  // deleted before anyone watched it
+  REQUIRE(c_old.events.size() == 1);
+  CHECK(c_old.events[0].type == Type::deleted);  // the hub has seen past 15, and c is gone
+
+  // The last watcher of a name leaves; its Lease stays cached for the next one.
+  a.cancel.emit(net::cancellation_type::terminal);
+  f.settle();
+  auto& a2 = f.subscribe("a2", "a");
+  REQUIRE(a2.events.size() == 1);
+  CHECK(a2.events[0].lease.resource_version == "14");
+  CHECK(f.source.list_calls == 1);
+}
+
 TEST_CASE("hub: cancelling one subscriber ends only its watch; the last one closes the stream", "[hub]") {
   Fixture f({lease("a", "10"), lease("b", "11")});
   auto& a = f.subscribe("a", "a");
