@@ -117,12 +117,13 @@ Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> l
       machine(machine_config(opts, timings_or_throw(opts), lock == nullptr)),
       auto_close(opts.auto_close),
       wait_for_leadership(opts.wait_for_leadership),
-      wake_timer(ex),
-      watch_timer(ex) {}
+      timers(detail::timer_queue_for(ex, clock)),
+      loop_sleep(*timers, &Impl::sleep_ended, this),
+      watch_wait(*timers, &Impl::watch_wait_ended, this),
+      watchdog(*timers, &Impl::watchdog_due, this) {}
 
 Elector::Impl::~Impl() {
-  for (auto* t : {&wake_timer, &watch_timer}) clock->disarm(*t);
-  if (watchdog_timer) clock->disarm(*watchdog_timer);
+  if (coro_timer) clock->disarm(*coro_timer);
 }
 
 // Carries out what the machine decided besides I/O, in its order.
@@ -162,9 +163,15 @@ void Elector::Impl::post_event(Event event, const LeaseState& payload) {
   }
 }
 
+// Ends the loop's sleep, if it sleeps. woke() is posted, as the cancelled wait's handler
+// was, never run inside its waker; posted before the sleep is cancelled, so a failed post
+// leaves the sleep to end at its deadline rather than never.
 void Elector::Impl::wake() {
   wake_pending = true;
-  wake_timer.cancel();
+  if (coro_timer) coro_timer->cancel();
+  if (!loop_sleep.armed()) return;
+  asio::post(ex, [self = shared_from_this()] { self->woke(); });
+  loop_sleep.cancel();
 }
 
 void Elector::Impl::request_stop() {
@@ -172,7 +179,7 @@ void Elector::Impl::request_stop() {
   flush();
   wake();
   disarm_watchdog();
-  watch_timer.cancel();
+  watch_wait.cancel();
   watch_cancel.emit(asio::cancellation_type::terminal);
   if (signals) {
     boost::system::error_code ignored;
@@ -228,7 +235,14 @@ Elector::~Elector() {
   // The loop owns the state; ask it to stop (and release) but never call user handlers again.
   impl_->owner.check("~Elector()");
   impl_->handlers.clear();
-  if (impl_->started && !impl_->machine.stopping()) impl_->request_stop();
+  if (!impl_->started) return;
+  if (!impl_->machine.stopping()) {
+    impl_->request_stop();
+  } else {
+    // Already stopping, yet the loop may still sleep (a failure whose stop an observer cut
+    // short): a sleep holds nothing that keeps the Impl alive, so end it now; the release runs.
+    impl_->wake();
+  }
 }
 
 std::uint64_t Elector::on(EventHandler handler) {

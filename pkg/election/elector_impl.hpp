@@ -5,11 +5,13 @@
 // executor, so no locking; the coroutines share only the machine, whose inputs are plain
 // calls, so an interleaving at a co_await cannot split a rule in half.
 //   the loop    step() asks the machine for the next loop step (read, write, sleep,
-//               shutdown) and carries it out: a sleep as a timer callback, a request as a
+//               shutdown) and carries it out: a sleep as a timer entry, a request as a
 //               coroutine (perform); then the release on stop (shutdown).
 //   the watch   callbacks (open_watch, watch_ended): opens the stream and reports its events,
-//               quiet spells and ends; the quiet detector is a timer callback that cancels it.
-//   watchdog    a timer callback at the machine's leadership deadline, even mid-request.
+//               quiet spells and ends; the quiet detector is a timer entry that cancels it.
+//   watchdog    a timer entry at the machine's leadership deadline, even mid-request.
+// The timer entries share one Asio timer with every Elector on the io_context that uses the
+// same Clock (timer_queue.hpp).
 // A coroutine or callback that throws fails the elector closed and loudly (fail()).
 #include <atomic>
 #include <cstdint>
@@ -28,6 +30,8 @@
 
 #include <kle/election/elector.hpp>
 #include <kle/election/machine.hpp>
+
+#include "timer_queue.hpp"
 
 namespace kle::election::detail {
 
@@ -89,17 +93,23 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   bool wake_pending = false;     // an event came while the loop was not sleeping
   bool quiet_detector_on = false;  // a stream is open and its quiet detector counts
   bool quiet_fired = false;        // it cancelled the stream: the stream went quiet
-  std::uint32_t quiet_generation = 0;
-  std::uint32_t watchdog_generation = 0;
   std::exception_ptr failure;    // the first coroutine or callback failure, rethrown when the loop ends
-  // Three timers, each shared by uses that never overlap (a process of a thousand Leases pays
-  // 120 bytes a timer a thousand times, issue 14):
-  //   wake_timer     the loop's sleeps, and the release's waits once it is in shutdown();
-  //   watchdog_timer the renew deadline; made when first leading (a follower has none);
-  //   watch_timer    the open stream's quiet detector, or the wait before the next stream.
-  boost::asio::steady_timer wake_timer;
-  std::unique_ptr<boost::asio::steady_timer> watchdog_timer;
-  boost::asio::steady_timer watch_timer;
+  // Entries in the shared queue, not Asio timers: an idle follower's two pending waits cost
+  // 576 bytes each and its two timers 120 each (issue 14, a thousand Leases in one process).
+  // An entry is 48 bytes, and while armed a slot in the queue's heap; arming allocates
+  // nothing. Cancelling one is final at once, so its callback needs no generation to spot a
+  // stale wake-up.
+  //   loop_sleep  the loop's sleeps;
+  //   watch_wait  the open stream's quiet detector, or the wait before the next stream;
+  //   watchdog    the renew deadline (only a leader arms it).
+  // The queue is declared first: the entries leave it when they are destroyed.
+  std::shared_ptr<detail::TimerQueue> timers;
+  detail::TimerEntry loop_sleep;
+  detail::TimerEntry watch_wait;
+  detail::TimerEntry watchdog;
+  // The waits of the rare coroutine paths: a standalone Elector's wait for stop(), and the
+  // release's waits in shutdown(). Made by the first of them (sleep_on).
+  std::unique_ptr<boost::asio::steady_timer> coro_timer;
   boost::asio::cancellation_signal watch_cancel;
   std::unique_ptr<boost::asio::signal_set> signals;  // auto_close, once started
   detail::OwnerThread owner;
@@ -133,17 +143,20 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   boost::asio::awaitable<void> perform(LoopStep step);
   boost::asio::awaitable<void> shutdown();
   bool arm_wake(Clock::time_point deadline);
-  boost::asio::awaitable<void> sleep_on(boost::asio::steady_timer& timer, Clock::time_point deadline);
+  static void sleep_ended(void* impl);
+  boost::asio::awaitable<void> sleep_on(Clock::time_point deadline);
 
   // elector_watch.cpp: the watch's and the deadline's drivers
   void open_watch();
   void watch_ended(const std::exception_ptr& error, api::Result<void> ended);
   void await_reconnect(Clock::time_point at);
+  static void watch_wait_ended(void* impl);
   void start_quiet_detector();
   void arm_quiet_detector();
   void quiet_spell();
   void disarm_quiet_detector();
   void arm_watchdog();
+  static void watchdog_due(void* impl);
   void watchdog_fired();
   void disarm_watchdog();
   void on_watch_event(const LeaseEvent& event);

@@ -14,12 +14,15 @@ namespace kle::election {
 
 namespace asio = boost::asio;
 
-// The loop is callbacks between its requests: a sleep is a wait on wake_timer whose handler
-// takes the next step, a read or write is a coroutine (perform) whose completion does. An idle
-// Elector then holds no coroutine frame at all, only that one pending wait (issue 14: a process
-// of a thousand Leases is mostly idle Electors, and a held loop frame with its co_spawn cost
-// about 1 KiB each). Whatever a step throws ends the loop through loop_ended(), as an
-// exception out of a loop coroutine would; the loop's handlers keep the Impl alive until then.
+// The loop is callbacks between its requests: a sleep is the `loop_sleep` timer entry, whose
+// callback takes the next step, a read or write is a coroutine (perform) whose completion does.
+// An idle Elector then holds no coroutine frame and no pending Asio wait, only its entry in the
+// shared queue (issue 14: a process of a thousand Leases is mostly idle Electors, and a held
+// loop frame with its co_spawn cost about 1 KiB each). Whatever a step throws ends the loop
+// through loop_ended(), as an exception out of a loop coroutine would; the loop's handlers keep
+// the Impl alive until then. A sleep need not: while the loop sleeps the Elector, which owns
+// the Impl, exists (its destructor stops a started loop, which wakes it, and a stopping loop
+// never sleeps), and a wake() that ends a sleep early posts a handler that holds the Impl.
 void Elector::Impl::spawn() {
   auto self = shared_from_this();
   if (auto_close) arm_signals();
@@ -59,10 +62,7 @@ void Elector::Impl::step() noexcept {
         });
         return;
       }
-      if (arm_wake(next.until)) {
-        wake_timer.async_wait([self = shared_from_this()](const boost::system::error_code&) { self->woke(); });
-        return;
-      }
+      if (arm_wake(next.until)) return;  // sleep_ended() or wake() takes the next step
       wake_pending = false;
       flush();
     }
@@ -71,7 +71,14 @@ void Elector::Impl::step() noexcept {
   }
 }
 
-// The sleep ended: its deadline, a wake() (a watch event, stop()), or a fake clock's cancel().
+// The sleep's deadline came. The Impl is alive (its entries leave the queue when it goes);
+// held here, like the wait's handler held it, so that a subscriber or observer dropping the
+// Elector in the middle of the step cannot destroy it under the step.
+void Elector::Impl::sleep_ended(void* impl) {
+  if (auto self = static_cast<Impl*>(impl)->weak_from_this().lock()) self->woke();
+}
+
+// The sleep ended: its deadline, or a wake() (a watch event, stop()).
 void Elector::Impl::woke() noexcept {
   try {
     wake_pending = false;
@@ -87,10 +94,7 @@ asio::awaitable<void> Elector::Impl::run_standalone() {
   machine.lead_standalone();
   flush();
   while (!machine.stopping()) {
-    if (arm_wake(kNever)) {
-      boost::system::error_code ec;
-      co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
+    if (!wake_pending) co_await sleep_on(kNever);
     wake_pending = false;
   }
   machine.stop_standalone();
@@ -136,9 +140,9 @@ asio::awaitable<void> Elector::Impl::shutdown() {
       const auto w = co_await lock->update(std::move(record));
       machine.on_release_write(clock->now(), w);
     } else {
-      // The wake timer, free now that the loop has left its steps; a wake() (stop() again, a
-      // failure) only ends the wait early, and the release's waits are not woken.
-      while (clock->now() < step.until) co_await sleep_on(wake_timer, step.until);
+      // A wake() (stop() again, a failure) only ends the wait early: the release's waits are
+      // not woken.
+      while (clock->now() < step.until) co_await sleep_on(step.until);
     }
     flush();
   }
@@ -148,19 +152,22 @@ asio::awaitable<void> Elector::Impl::shutdown() {
 // wake-up came while the loop was not sleeping (or it is stopping), so there is nothing to wait for.
 bool Elector::Impl::arm_wake(Clock::time_point deadline) {
   if (wake_pending || machine.stopping()) return false;
-  if (deadline == kNever) {
-    clock->disarm(wake_timer);
-    wake_timer.expires_at(kNever);
-  } else {
-    clock->arm(wake_timer, deadline);
-  }
+  loop_sleep.arm(deadline);
   return true;
 }
 
-asio::awaitable<void> Elector::Impl::sleep_on(asio::steady_timer& timer, Clock::time_point deadline) {
-  clock->arm(timer, deadline);
+// A wait of the coroutine paths, until deadline or wake(). Their timer is made here, on first
+// use: most Electors are not standalone and never wait inside a release (issue 14).
+asio::awaitable<void> Elector::Impl::sleep_on(Clock::time_point deadline) {
+  if (!coro_timer) coro_timer = std::make_unique<asio::steady_timer>(ex);
+  if (deadline == kNever) {
+    clock->disarm(*coro_timer);
+    coro_timer->expires_at(kNever);
+  } else {
+    clock->arm(*coro_timer, deadline);
+  }
   boost::system::error_code ec;
-  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_await coro_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
 }  // namespace kle::election

@@ -34,7 +34,7 @@ bool aborted(const std::exception_ptr& e) {
 // The watch is callbacks, not a coroutine: between two events an idle follower holds no frame
 // (issue 14; with the shared hub, it holds only its subscription). open_watch() starts a
 // stream, watch_ended() decides what comes next: at once after a quiet spell, or after the
-// machine's reconnect wait on watch_timer.
+// machine's reconnect wait on the watch_wait entry.
 void Elector::Impl::open_watch() {
   if (machine.stopping()) return;
   std::string from = machine.on_watch_opened(clock->now());
@@ -79,20 +79,26 @@ void Elector::Impl::watch_ended(const std::exception_ptr& error, api::Result<voi
   await_reconnect(reconnect_at);
 }
 
-// The wait before the next stream, on watch_timer (no stream is open, so its quiet detector
-// is off). Any ending re-reads the time: a fake clock wakes its timers with cancel().
+// The wait before the next stream, on watch_wait (no stream is open, so its quiet detector
+// is off). It need not keep the Impl alive: only stop() ends it early, and it is then moot.
 void Elector::Impl::await_reconnect(Clock::time_point at) {
   if (machine.stopping()) return;
   if (clock->now() >= at) return open_watch();
-  const auto generation = ++quiet_generation;  // the detector's generation: a wait armed before is stale
-  clock->arm(watch_timer, at);
-  watch_timer.async_wait([self = shared_from_this(), generation, at](const boost::system::error_code&) {
-    if (generation != self->quiet_generation) return;
-    self->in_watch([&] { self->await_reconnect(at); });
+  watch_wait.arm(at);
+}
+
+// watch_wait came due: the quiet detector's deadline while a stream is open, else the
+// reconnect's. Both re-read the time and the deadline, which the stream's events move.
+void Elector::Impl::watch_wait_ended(void* impl) {
+  auto self = static_cast<Impl*>(impl)->weak_from_this().lock();
+  if (!self || self->machine.stopping()) return;
+  self->in_watch([&] {
+    if (self->quiet_detector_on) return self->arm_quiet_detector();
+    self->await_reconnect(self->watch_wait.deadline());
   });
 }
 
-// The quiet detector of the open stream: a timer and a callback, not a coroutine raced
+// The quiet detector of the open stream: a timer entry and a callback, not a coroutine raced
 // against the stream (in a process of a thousand Leases, every idle Elector held one, with
 // the race's parallel group: about 2 KiB each, issue 14). At the machine's deadline it cancels
 // the stream through the watch loop's slot; quiet_fired tells the loop why it ended.
@@ -105,36 +111,21 @@ void Elector::Impl::start_quiet_detector() {
 void Elector::Impl::arm_quiet_detector() {
   if (!quiet_detector_on || quiet_fired) return;
   const auto due = machine.watch_quiet_deadline();
-  const auto generation = ++quiet_generation;  // a wait armed before this one is stale
-  if (due == kNever) {
-    clock->disarm(watch_timer);
-    watch_timer.cancel();
-    return;
-  }
+  if (due == kNever) return watch_wait.cancel();
   if (clock->now() >= due) return quiet_spell();
-  clock->arm(watch_timer, due);
-  const std::weak_ptr<Impl> weak = weak_from_this();
-  // Any ending re-reads the deadline: a fake clock wakes its timers with cancel(), and the
-  // deadline may have moved since.
-  watch_timer.async_wait([weak, generation](const boost::system::error_code&) {
-    auto self = weak.lock();
-    if (!self || generation != self->quiet_generation || self->machine.stopping()) return;
-    self->arm_quiet_detector();
-  });
+  watch_wait.arm(due);
 }
 
 void Elector::Impl::quiet_spell() {
   quiet_fired = true;
-  clock->disarm(watch_timer);
+  watch_wait.cancel();
   watch_cancel.emit(asio::cancellation_type::terminal);
 }
 
 void Elector::Impl::disarm_quiet_detector() {
   quiet_detector_on = false;
   quiet_fired = false;
-  ++quiet_generation;
-  clock->disarm(watch_timer);
-  watch_timer.cancel();
+  watch_wait.cancel();
 }
 
 void Elector::Impl::on_watch_event(const LeaseEvent& event) {
@@ -145,7 +136,7 @@ void Elector::Impl::on_watch_event(const LeaseEvent& event) {
   if (decide_again) wake();
 }
 
-// The renew-deadline watchdog: a timer and a callback, re-armed whenever it fires or the
+// The renew-deadline watchdog: a timer entry and a callback, re-armed whenever it fires or the
 // leadership changes (flush()), not a coroutine per Elector (issue 14: in a process of a
 // thousand Leases every idle Elector held one, with its frame and its pending wait).
 // It runs outside the coroutines, so it keeps their rule itself: anything it throws (a log
@@ -153,24 +144,20 @@ void Elector::Impl::on_watch_event(const LeaseEvent& event) {
 void Elector::Impl::arm_watchdog() {
   const auto deadline = machine.leadership_deadline();
   if (machine.stopping() || deadline == kNever) return disarm_watchdog();
-  const auto generation = ++watchdog_generation;  // a wait armed before this one is stale
-  // Armed even when the deadline has passed: the timer then fires at once, from the
+  // Armed even when the deadline has passed: the entry then fires at once, from the
   // io_context, never inside the flush() that re-armed it (whose remaining effects would
   // otherwise come after the ones the deadline adds).
-  if (!watchdog_timer) watchdog_timer = std::make_unique<asio::steady_timer>(ex);
-  clock->arm(*watchdog_timer, deadline);
-  const std::weak_ptr<Impl> weak = weak_from_this();
-  // Any ending re-reads the deadline: a fake clock wakes its timers with cancel(), and a
-  // renewal may have moved the deadline since.
-  watchdog_timer->async_wait([weak, generation](const boost::system::error_code&) {
-    auto self = weak.lock();
-    if (!self || generation != self->watchdog_generation || self->machine.stopping()) return;
-    try {
-      self->watchdog_fired();
-    } catch (...) {
-      self->safety_net_failed(std::current_exception(), "renew-deadline watchdog");
-    }
-  });
+  watchdog.arm(deadline);
+}
+
+void Elector::Impl::watchdog_due(void* impl) {
+  auto self = static_cast<Impl*>(impl)->weak_from_this().lock();
+  if (!self || self->machine.stopping()) return;
+  try {
+    self->watchdog_fired();
+  } catch (...) {
+    self->safety_net_failed(std::current_exception(), "renew-deadline watchdog");
+  }
 }
 
 void Elector::Impl::watchdog_fired() {
@@ -182,12 +169,7 @@ void Elector::Impl::watchdog_fired() {
   arm_watchdog();
 }
 
-void Elector::Impl::disarm_watchdog() {
-  ++watchdog_generation;
-  if (!watchdog_timer) return;
-  clock->disarm(*watchdog_timer);
-  watchdog_timer->cancel();
-}
+void Elector::Impl::disarm_watchdog() { watchdog.cancel(); }
 
 void Elector::Impl::arm_signals() {
   signals = std::make_unique<asio::signal_set>(ex, SIGINT, SIGTERM);
