@@ -176,7 +176,14 @@ void Elector::Impl::wake() {
 
 void Elector::Impl::request_stop() {
   machine.request_stop();
-  flush();
+  // An observer that throws in flush() must not leave the loop asleep or the watch open (the
+  // stop would then wait for the sleep's deadline): the stop's own steps run regardless.
+  std::exception_ptr observer_error;
+  try {
+    flush();
+  } catch (...) {
+    observer_error = std::current_exception();
+  }
   wake();
   disarm_watchdog();
   watch_wait.cancel();
@@ -185,6 +192,7 @@ void Elector::Impl::request_stop() {
     boost::system::error_code ignored;
     signals->cancel(ignored);
   }
+  if (observer_error) std::rethrow_exception(observer_error);
 }
 
 // A coroutine ended with an exception (any type: a throwing log sink or observer,
@@ -276,7 +284,11 @@ asio::awaitable<void> Elector::stop() {
     self->loop_done.set();
     co_return;
   }
-  if (!self->machine.stopping()) self->request_stop();
+  if (!self->machine.stopping()) {
+    self->request_stop();
+  } else {
+    self->wake();  // as ~Elector: a stop cut short may have left the loop asleep
+  }
   co_await self->loop_done.wait();
 }
 

@@ -61,7 +61,16 @@ void TimerQueue::arm(TimerEntry& entry, Clock::time_point deadline) {
     place(entry, heap_.size() - 1);
     sift_up(entry.index_);
   }
-  rearm();
+  try {
+    rearm();
+  } catch (...) {
+    // Not left in the heap: an entry that seems armed but has no wait behind it would look
+    // like a sleep to its owner (wake() would end a sleep that is not there). Its owner sees
+    // the error; the others keep their waits (a re-arm only cancels one whose completion
+    // re-arms again).
+    remove(entry);
+    throw;
+  }
 }
 
 void TimerQueue::remove(TimerEntry& entry) noexcept {

@@ -42,6 +42,8 @@ class TimerEntry {
 
   // Fires once the clock reaches deadline (kNever: only a cancel() ends it). Re-arming an armed
   // entry moves its deadline. A deadline already passed fires from the io_context, soon.
+  // When arming the shared timer throws (Clock::arm, an allocation), the entry is left
+  // unarmed and the error propagates.
   void arm(Clock::time_point deadline);
   void cancel() noexcept;
   [[nodiscard]] bool armed() const noexcept { return index_ != kUnarmed; }

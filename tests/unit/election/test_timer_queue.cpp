@@ -304,6 +304,49 @@ TEST_CASE("timer queue: a callback that throws leaves run(), and the queue still
   CHECK(s.idle());
 }
 
+namespace {
+
+// A clock whose arm() throws while `broken`: a Clock is the user's to implement.
+class BrokenClock final : public Clock {
+ public:
+  explicit BrokenClock(std::shared_ptr<FakeClock> inner) : inner_(std::move(inner)) {}
+  [[nodiscard]] time_point now() const override { return inner_->now(); }
+  [[nodiscard]] api::MicroTime wall_now() const override { return inner_->wall_now(); }
+  void arm(boost::asio::steady_timer& timer, time_point deadline) override {
+    if (broken) throw std::runtime_error("clock broken");
+    inner_->arm(timer, deadline);
+  }
+  void disarm(boost::asio::steady_timer& timer) noexcept override { inner_->disarm(timer); }
+  bool broken = false;
+
+ private:
+  std::shared_ptr<FakeClock> inner_;
+};
+
+}  // namespace
+
+TEST_CASE("timer queue: an arm whose timer cannot be armed leaves the entry unarmed and the others waiting") {
+  boost::asio::io_context ioc;
+  auto time = std::make_shared<FakeTime>();
+  auto clock = std::make_shared<BrokenClock>(std::make_shared<FakeClock>(time));
+  auto queue = timer_queue_for(ioc.get_executor(), clock);
+  std::vector<Fired> fired;
+  const auto t0 = clock->now();
+  Probe first(*queue, 1, fired);
+  Probe second(*queue, 2, fired);
+  first.entry.arm(t0 + 5s);
+  clock->broken = true;
+  // Earlier than the first: the shared timer must be re-armed, and that throws.
+  CHECK_THROWS_WITH(second.entry.arm(t0 + 1s), "clock broken");
+  CHECK(!second.entry.armed());
+  CHECK(queue->size() == 1);
+  clock->broken = false;
+  run_for(ioc, *time, 10s);
+  REQUIRE(fired.size() == 1);
+  CHECK(fired[0].id == 1);
+  CHECK(fired[0].at == t0 + 5s);
+}
+
 TEST_CASE("timer queue: on the real clock, run() returns once the entries have fired or gone") {
   boost::asio::io_context ioc;
   auto clock = election::system_clock();

@@ -10,9 +10,10 @@
 // Threading: one thread. An Elector is not thread-safe and takes no locks. Construct it and
 // subscribe (on/off) anywhere; from start() on, every call, the getters and the destructor included,
 // must be made on the thread that ran start(), and its io_context must be run by that one thread (event
-// handlers run there too). To read its state from elsewhere, post to its executor. With
-// assertions on (no NDEBUG), a call or a resumed coroutine on another thread aborts the
-// process with the call's name; release builds check nothing.
+// handlers run there too). The Electors of one io_context share one timer queue per Clock, so
+// none of them may be driven from another thread either. To read its state from elsewhere,
+// post to its executor. With assertions on (no NDEBUG), a call or a resumed coroutine on
+// another thread aborts the process with the call's name; release builds check nothing.
 #include <chrono>
 #include <cstdint>
 #include <functional>
