@@ -129,7 +129,7 @@ class Harness {
     ++checks;
     int believers = 0;
     for (const auto& m : members) {
-      if (!m->leads()) continue;
+      if (!m->elector || !m->leads()) continue;  // a test may destroy an Elector early
       ++believers;
       const auto last = m->elector->last_renewal();
       REQUIRE(last.has_value());

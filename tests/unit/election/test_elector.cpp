@@ -163,6 +163,31 @@ TEST_CASE("elector: a follower takes a released lease within one round trip") {
   REQUIRE(h.run_until([&] { return stopped; }, 1s));
 }
 
+// Between renewals a leader's loop sleeps on an entry of the shared timer queue, which holds
+// nothing of the Elector's: its destructor's stop must still wake the loop and release.
+TEST_CASE("elector: an Elector destroyed without stop() releases, and the follower takes over at once") {
+  Harness h;
+  auto& a = h.add("a");
+  auto& b = h.add("b");
+  h.lead_then_follow(a, b, 20s);
+  REQUIRE(a.leads());
+  for (auto* m : {&a, &b}) m->client->latency = 50ms;
+  const auto t = h.time->now();
+  a.elector.reset();
+  REQUIRE(h.run_until([&] { return b.leads(); }, 1s));
+  CHECK(h.time->now() - t == 100ms);  // the release PUT, then b's PUT on the watch event
+  CHECK(h.store->lease()->spec.lease_transitions == 1);
+  // A follower destroyed the same way leaves the new leader alone.
+  auto& c = h.add("c");
+  h.start(c);
+  h.run_for(5s);
+  c.elector.reset();
+  h.run_for(60s);
+  CHECK(b.leads());
+  CHECK(h.store->holder() == "b");
+  CHECK(h.store->lease()->spec.lease_transitions == 1);
+}
+
 TEST_CASE("elector: a follower takes an expired lease at the moment of local expiry") {
   Harness h;
   auto& a = h.add("a");
