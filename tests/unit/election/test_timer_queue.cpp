@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -56,6 +57,12 @@ struct Setup {
   Clock::time_point t0 = clock->now();
 
   void run(Clock::duration d) { run_for(ioc, *time, d); }
+  // What fired, in order: each probe's id and when, after t0.
+  [[nodiscard]] std::vector<std::pair<int, Clock::duration>> timeline() const {
+    std::vector<std::pair<int, Clock::duration>> out;
+    for (const auto& f : fired) out.emplace_back(f.id, f.at - t0);
+    return out;
+  }
   // No wait left pending: io_context::run() would return.
   bool idle() {
     ioc.restart();
@@ -78,14 +85,7 @@ TEST_CASE("timer queue: entries fire at their deadlines, earliest first, ties in
   d.entry.arm(s.t0 + 2s);
   CHECK(s.queue->size() == 4);
   s.run(10s);
-  REQUIRE(s.fired.size() == 4);
-  CHECK(s.fired[0].id == 2);
-  CHECK(s.fired[0].at == s.t0 + 1s);
-  CHECK(s.fired[1].id == 3);
-  CHECK(s.fired[2].id == 4);
-  CHECK(s.fired[2].at == s.t0 + 2s);
-  CHECK(s.fired[3].id == 1);
-  CHECK(s.fired[3].at == s.t0 + 3s);
+  CHECK(s.timeline() == std::vector<std::pair<int, Clock::duration>>{{2, 1s}, {3, 2s}, {4, 2s}, {1, 3s}});
   CHECK(!a.entry.armed());
   CHECK(s.queue->size() == 0);
   CHECK(s.idle());
@@ -100,11 +100,7 @@ TEST_CASE("timer queue: re-arming moves the deadline, either way, and fires once
   early.entry.arm(s.t0 + 2s);  // earlier than first armed
   late.entry.arm(s.t0 + 4s);   // later than first armed
   s.run(10s);
-  REQUIRE(s.fired.size() == 2);
-  CHECK(s.fired[0].id == 1);
-  CHECK(s.fired[0].at == s.t0 + 2s);
-  CHECK(s.fired[1].id == 2);
-  CHECK(s.fired[1].at == s.t0 + 4s);
+  CHECK(s.timeline() == std::vector<std::pair<int, Clock::duration>>{{1, 2s}, {2, 4s}});
   // Re-armed from its own callback: a periodic entry.
   int ticks = 0;
   early.then = [&] {
@@ -192,11 +188,7 @@ TEST_CASE("timer queue: one queue per clock and io_context; two clocks keep thei
   theirs.entry.arm(ahead->now() + 1s);
   mine.entry.arm(s.t0 + 2s);
   s.run(5s);
-  REQUIRE(s.fired.size() == 2);
-  CHECK(s.fired[0].id == 2);
-  CHECK(s.fired[0].at == s.t0 + 10h + 1s);
-  CHECK(s.fired[1].id == 1);
-  CHECK(s.fired[1].at == s.t0 + 2s);
+  CHECK(s.timeline() == std::vector<std::pair<int, Clock::duration>>{{2, 10h + 1s}, {1, 2s}});
   CHECK(s.idle());
 }
 
