@@ -205,12 +205,12 @@ for p in $(k get pods -l "$SEL" -o jsonpath='{.items[*].metadata.name}'); do
       END { printf "%s  rss %.1f MiB  working set %.1f MiB  usage %.1f MiB\n", p, rss/1048576, (u-inact)/1048576, u/1048576 }' "$d/memory.stat"
     # And the elector process itself, found through the pod's cgroup: its VmRSS counts the
     # shared pages it maps too (libc), which the cgroup charges to whoever read them first.
-    for pid in $(cat "$d"/*/cgroup.procs 2>/dev/null); do
+    while read -r pid; do
       [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = leader-elector ] || continue
       awk -v p="$p" -v pid="$pid" '$1 ~ /^(VmRSS|RssAnon|RssFile):$/ { v[$1] = $2 }
         END { printf "%s  process %s: VmRSS %d KiB (anon %d, file %d)\n", p, pid, v["VmRSS:"], v["RssAnon:"], v["RssFile:"] }' \
         "/proc/$pid/status"
-    done
+    done < <(cat "$d"/*/cgroup.procs 2>/dev/null)
   else
     echo "$p: no memory cgroup found under /sys/fs/cgroup/memory$root"
   fi
