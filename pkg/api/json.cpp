@@ -4,16 +4,47 @@
 #include <vector>
 
 namespace kle::api {
+namespace {
+
+// What opened a container: the key it is the value of (an element of "items" and the root
+// count as an object of a list or the object itself).
+enum class Opened : char { other, metadata, status, items, object };
+
+Opened opened_by(std::string_view key) {
+  if (key == "metadata") return Opened::metadata;
+  if (key == "status") return Opened::status;
+  if (key == "items") return Opened::items;
+  return Opened::other;
+}
+
+// Refusing a key discards its value, which is then never built.
+bool pruned(JsonPrune prune, Opened container, std::string_view key) {
+  if (prune == JsonPrune::none) return false;
+  if (container == Opened::metadata && key == "managedFields") return true;
+  if (prune != JsonPrune::pod) return false;
+  switch (container) {
+    case Opened::metadata:
+      return key == "annotations" || key == "ownerReferences";
+    case Opened::object:
+      return key == "spec";
+    case Opened::status:
+      return key == "containerStatuses" || key == "initContainerStatuses" || key == "ephemeralContainerStatuses";
+    default:
+      return false;
+  }
+}
+
+}  // namespace
 
 Result<nlohmann::json> parse_json(std::string_view body, std::string_view what, JsonPrune prune) {
   using Event = nlohmann::json::parse_event_t;
   bool too_deep = false;
-  // in_metadata[L]: the container at level L is the value of a key "metadata". nlohmann
-  // reports a container's start at the level of its parent, and the keys inside it one
-  // level deeper; it reports no end for containers inside a discarded value, so the
-  // stack is cut at each start rather than popped at each end.
-  std::vector<char> in_metadata;
-  bool metadata_key = false;  // the last key read was "metadata"
+  // opened[L]: what opened the container whose keys are at level L. nlohmann reports a
+  // container's start at the level of its parent, and the keys inside it one level deeper;
+  // it reports no end for containers inside a discarded value, so the stack is cut at each
+  // start rather than popped at each end.
+  std::vector<Opened> opened;
+  Opened last_key = Opened::other;  // what the last key read would open
   // The callback sees every value's depth; refusing the deep one and flagging it keeps
   // the parse itself iterative and bounded.
   const nlohmann::json::parser_callback_t limit = [&](int depth, Event event, nlohmann::json& parsed) {
@@ -21,19 +52,24 @@ Result<nlohmann::json> parse_json(std::string_view body, std::string_view what, 
       too_deep = true;
       return false;
     }
-    if (prune == JsonPrune::managed_fields) {
+    if (prune != JsonPrune::none) {
       const auto level = static_cast<std::size_t>(depth);
       if (event == Event::object_start || event == Event::array_start) {
-        in_metadata.resize(level + 2);
-        in_metadata[level + 1] = static_cast<char>(event == Event::object_start && metadata_key);
-        metadata_key = false;
+        const bool root = level == 0;
+        const bool in_items = level < opened.size() && opened[level] == Opened::items;
+        Opened opener = last_key;
+        if (event == Event::object_start && (root || in_items)) opener = Opened::object;
+        // Only an object is metadata or a status; only an array is a list's items.
+        if ((opener == Opened::items) != (event == Event::array_start)) opener = Opened::other;
+        opened.resize(level + 2);
+        opened[level + 1] = opener;
+        last_key = Opened::other;
       } else if (event == Event::key) {
         const auto& key = parsed.get_ref<const std::string&>();
-        // Refusing a key discards its value, which is then never built.
-        if (key == "managedFields" && level < in_metadata.size() && in_metadata[level] != 0) return false;
-        metadata_key = key == "metadata";
+        if (level < opened.size() && pruned(prune, opened[level], key)) return false;
+        last_key = opened_by(key);
       } else {
-        metadata_key = false;  // a scalar value, or an end
+        last_key = Opened::other;  // a scalar value, or an end
       }
     }
     return !too_deep;

@@ -71,13 +71,13 @@ Result<Pod> pod_from_json(const nlohmann::json& j) {
 }
 
 Result<Pod> parse_pod(std::string_view body) {
-  auto j = parse_json(body, "Pod");
+  auto j = parse_json(body, "Pod", JsonPrune::pod);
   if (!j.ok()) return std::move(j).error();
   return pod_from_json(*j);
 }
 
 Result<PodList> parse_pod_list(std::string_view body) {
-  auto parsed = parse_json(body, "PodList");
+  auto parsed = parse_json(body, "PodList", JsonPrune::pod);
   if (!parsed.ok()) return std::move(parsed).error();
   const nlohmann::json& j = *parsed;
   if (!j.is_object()) return in_pod(bad_field("(root)", "object", j), "PodList");

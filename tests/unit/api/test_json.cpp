@@ -90,3 +90,42 @@ TEST_CASE("parse_json with JsonPrune::managed_fields leaves out every metadata.m
   CHECK_FALSE(parse_json(nested(kMaxJsonDepth + 1, '[', ']'), "x", JsonPrune::managed_fields).ok());
   CHECK_FALSE(parse_json(R"({"metadata":{"managedFields":[1,]}})", "x", JsonPrune::managed_fields).ok());
 }
+
+TEST_CASE("parse_json with JsonPrune::pod leaves out what no Pod decoder reads, and keeps what it reads") {
+  using kle::api::JsonPrune;
+  const std::string mf = R"([{"manager":"kubelet","fieldsV1":{"f:status":{"f:phase":{}}}}])";
+  // A PodList whose item has everything a kubelet's Pod carries; labels, annotations and
+  // statuses named like the pruned keys, where they must be kept.
+  const std::string pod = R"({"metadata":{"name":"p","managedFields":)" + mf +
+                          R"(,"annotations":{"a":"b"},"ownerReferences":[{"uid":"o"}],)"
+                          R"("labels":{"spec":"l1","annotations":"l2","managedFields":"l3","containerStatuses":"l4"}},)"
+                          R"("spec":{"containers":[{"name":"c"}],"metadata":{"name":"in-spec"}},)"
+                          R"("status":{"phase":"Running","spec":"keep-status-spec","conditions":[{"type":"Ready","status":"True"}],)"
+                          R"("containerStatuses":[{"name":"c"}],"initContainerStatuses":[],"ephemeralContainerStatuses":[]}})";
+  const std::string body = R"({"metadata":{"resourceVersion":"9"},"items":[)" + pod + "]}";
+  const auto r = parse_json(body, "x", JsonPrune::pod);
+  REQUIRE(r.ok());
+  const auto& item = (*r)["items"][0];
+  CHECK((*r)["metadata"]["resourceVersion"] == "9");
+  CHECK(item["metadata"]["name"] == "p");
+  for (const char* gone : {"managedFields", "annotations", "ownerReferences"}) CHECK_FALSE(item["metadata"].contains(gone));
+  CHECK(item["metadata"]["labels"] ==
+        nlohmann::json{{"spec", "l1"}, {"annotations", "l2"}, {"managedFields", "l3"}, {"containerStatuses", "l4"}});
+  CHECK_FALSE(item.contains("spec"));
+  CHECK(item["status"]["phase"] == "Running");
+  CHECK(item["status"]["spec"] == "keep-status-spec");
+  CHECK(item["status"]["conditions"][0]["status"] == "True");
+  for (const char* gone : {"containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"})
+    CHECK_FALSE(item["status"].contains(gone));
+  // The Pod itself (a PATCH's answer): the same rules at the root.
+  const auto one = parse_json(pod, "x", JsonPrune::pod);
+  REQUIRE(one.ok());
+  CHECK(*one == item);
+  // managed_fields mode is unchanged: it keeps the spec, the annotations and the statuses.
+  const auto lease_rules = parse_json(pod, "x", JsonPrune::managed_fields);
+  REQUIRE(lease_rules.ok());
+  CHECK((*lease_rules)["spec"]["metadata"]["name"] == "in-spec");
+  CHECK((*lease_rules)["metadata"].contains("annotations"));
+  CHECK_FALSE((*lease_rules)["metadata"].contains("managedFields"));
+  CHECK(parse_json(pod, "x")->dump().size() > lease_rules->dump().size());
+}

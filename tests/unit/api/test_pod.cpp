@@ -102,3 +102,35 @@ TEST_CASE("label_merge_patch sets and removes labels in one merge patch") {
   CHECK(label_merge_patch({{"a\"b", "c\\d"}}) == R"({"metadata":{"labels":{"a\"b":"c\\d"}}})");
   CHECK(nlohmann::json::parse(label_merge_patch({{"x", ""}}))["metadata"]["labels"]["x"] == "");
 }
+
+TEST_CASE("a kubelet's Pod decodes the same without the parts the decoder never reads") {
+  // What the decoders skip building (JsonPrune::pod) holds nothing they read: the same
+  // fields come out, and a malformed part they skip (spec) is no error.
+  const char* full = R"({"kind":"Pod","apiVersion":"v1",
+    "metadata":{"name":"web-1","namespace":"ns","uid":"u-1","resourceVersion":"90",
+      "creationTimestamp":"2026-12-01T10:00:00Z","deletionTimestamp":"2026-12-01T10:05:00Z",
+      "labels":{"app":"web","spec":"kept"},"annotations":{"x":"y"},
+      "ownerReferences":[{"kind":"ReplicaSet","name":"web","uid":"r"}],
+      "managedFields":[{"manager":"kubelet","operation":"Update","fieldsV1":{"f:status":{}}}]},
+    "spec":{"containers":[{"name":"c","image":"x"}],"nodeName":"n1"},
+    "status":{"phase":"Running","podIP":"10.1.2.4",
+      "conditions":[{"type":"Initialized","status":"True"},{"type":"Ready","status":"True"}],
+      "containerStatuses":[{"name":"c","ready":true,"restartCount":0}]}})";
+  const auto r = parse_pod(full);
+  REQUIRE(r.ok());
+  CHECK(r->name == "web-1");
+  CHECK(r->uid == "u-1");
+  CHECK(r->resource_version == "90");
+  CHECK(r->labels == std::map<std::string, std::string>{{"app", "web"}, {"spec", "kept"}});
+  CHECK(r->creation_timestamp == "2026-12-01T10:00:00Z");
+  CHECK(r->deleting);
+  CHECK(r->phase == "Running");
+  CHECK(r->pod_ip == "10.1.2.4");
+  CHECK(r->ready);
+  CHECK(parse_pod(R"({"metadata":{"name":"p"},"spec":5,"status":{"phase":"Pending"}})").ok());
+  const auto list = parse_pod_list(std::string(R"({"metadata":{"resourceVersion":"91"},"items":[)") + full + "]}");
+  REQUIRE(list.ok());
+  REQUIRE(list->items.size() == 1);
+  CHECK(list->items[0].labels == r->labels);
+  CHECK(list->items[0].ready);
+}

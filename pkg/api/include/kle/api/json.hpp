@@ -24,6 +24,13 @@ enum class JsonPrune {
   // of a small object's nodes), at any depth: in a watch event, a list's items, the object.
   // Never built, so never allocated: for Lease decoders, which would drop it anyway.
   managed_fields,
+  // For Pod decoders, which read a pod's name, namespace, version, uid, labels, creation and
+  // deletion times, phase, IP and Ready condition alone: besides every managedFields, a
+  // pod's `spec` (the object at the root or in `items`), `annotations` and `ownerReferences`
+  // in any metadata, and the container statuses in any status. A kubelet's Pod is mostly
+  // these; a leader that lists its pods would build them only to free them, and the heap
+  // keeps the high-water mark (issue 14: resident memory of the leader).
+  pod,
 };
 
 // Parses `body` without exceptions; `what` names the document in the error ("Lease").
