@@ -1,6 +1,7 @@
 // The Elector's public surface and what its drivers share: carrying out the machine's
 // effects, stopping, and failing closed. The loop's driver is in elector_loop.cpp, the
 // watch's and the deadline's in elector_watch.cpp; the rules are in machine*.cpp.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -109,21 +110,20 @@ MachineConfig machine_config(const ElectorOptions& options, const ResolvedTiming
 }  // namespace
 
 Elector::Impl::Impl(asio::any_io_executor executor, std::unique_ptr<LeaseLock> lease_lock, const ElectorOptions& opts,
-                    std::shared_ptr<Clock> clk)
+                    const std::shared_ptr<Clock>& clk)
     : ex(std::move(executor)),
       lock(std::move(lease_lock)),
       observer(opts.observer),
-      clock(clk ? std::move(clk) : system_clock()),
       machine(machine_config(opts, timings_or_throw(opts), lock == nullptr)),
       auto_close(opts.auto_close),
       wait_for_leadership(opts.wait_for_leadership),
-      timers(detail::timer_queue_for(ex, clock)),
+      timers(detail::timer_queue_for(ex, clk ? clk : system_clock())),
       loop_sleep(*timers, &Impl::sleep_ended, this),
       watch_wait(*timers, &Impl::watch_wait_ended, this),
       watchdog(*timers, &Impl::watchdog_due, this) {}
 
 Elector::Impl::~Impl() {
-  if (coro_timer) clock->disarm(*coro_timer);
+  if (coro_timer) clock()->disarm(*coro_timer);
 }
 
 // Carries out what the machine decided besides I/O, in its order.
@@ -147,6 +147,12 @@ void Elector::Impl::flush() {
   }
 }
 
+EventHandler* Elector::Impl::handler(std::uint64_t id) {
+  const auto it = std::lower_bound(handlers.begin(), handlers.end(), id,
+                                   [](const auto& entry, std::uint64_t key) { return entry.first < key; });
+  return it != handlers.end() && it->first == id ? &it->second : nullptr;
+}
+
 // Handlers are posted, never called here, so a slow or blocking handler cannot delay a
 // renewal; one unsubscribed before it runs is not called.
 void Elector::Impl::post_event(Event event, const LeaseState& payload) {
@@ -155,9 +161,9 @@ void Elector::Impl::post_event(Event event, const LeaseState& payload) {
     asio::post(ex, [weak, id = entry.first, event, payload] {
       auto self = weak.lock();
       if (!self) return;
-      auto it = self->handlers.find(id);
-      if (it == self->handlers.end()) return;
-      EventHandler handler = it->second;  // a copy: the handler may call off() on itself
+      EventHandler* found = self->handler(id);
+      if (found == nullptr) return;
+      EventHandler handler = *found;  // a copy: the handler may call off() on itself
       handler(event, payload);
     });
   }
@@ -256,13 +262,13 @@ Elector::~Elector() {
 std::uint64_t Elector::on(EventHandler handler) {
   impl_->owner.check("on()");
   const auto id = impl_->next_handler_id++;
-  impl_->handlers.emplace(id, std::move(handler));
+  impl_->handlers.emplace_back(id, std::move(handler));
   return id;
 }
 
 void Elector::off(std::uint64_t id) {
   impl_->owner.check("off()");
-  impl_->handlers.erase(id);
+  std::erase_if(impl_->handlers, [id](const auto& entry) { return entry.first == id; });
 }
 
 asio::awaitable<void> Elector::start() {
@@ -295,7 +301,7 @@ asio::awaitable<void> Elector::stop() {
 bool Elector::hand_over(std::string successor, std::string newest_revision) {
   impl_->owner.check("hand_over()");
   HandoverHint hint{std::move(successor), std::move(newest_revision)};
-  const bool started = impl_->machine.hand_over(impl_->clock->now(), std::move(hint));
+  const bool started = impl_->machine.hand_over(impl_->clock()->now(), std::move(hint));
   impl_->flush();
   impl_->wake();
   return started;

@@ -16,12 +16,12 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -69,7 +69,7 @@ namespace kle::election {
 struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   // `opts` as checked by the Elector (names from the lock, defaults filled, names valid).
   Impl(boost::asio::any_io_executor executor, std::unique_ptr<LeaseLock> lease_lock, const ElectorOptions& opts,
-       std::shared_ptr<Clock> clk);
+       const std::shared_ptr<Clock>& clk);
   ~Impl();
 
   // --- configuration: what the drivers need of the options. The names, the timings and the
@@ -77,14 +77,16 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   boost::asio::any_io_executor ex;
   std::unique_ptr<LeaseLock> lock;  // null: standalone
   std::shared_ptr<ElectorObserver> observer;
-  std::shared_ptr<Clock> clock;
 
   // --- the election: all its rules and data
   Machine machine;
 
   // --- subscriptions
-  std::map<std::uint64_t, EventHandler> handlers;
+  // By id, which only grows: push_back keeps the order. A vector, not a map: one handler
+  // costs 40 bytes in one block, not an 80-byte node (issue 14, an on() per Lease).
+  std::vector<std::pair<std::uint64_t, EventHandler>> handlers;
   std::uint64_t next_handler_id = 1;
+  [[nodiscard]] EventHandler* handler(std::uint64_t id);
 
   // --- the drivers' own state: timers and wake-ups, nothing the election decides on
   bool auto_close = true;           // options.auto_close
@@ -104,6 +106,8 @@ struct Elector::Impl : std::enable_shared_from_this<Elector::Impl> {
   //   watchdog    the renew deadline (only a leader arms it).
   // The queue is declared first: the entries leave it when they are destroyed.
   std::shared_ptr<detail::TimerQueue> timers;
+  // The Elector's clock is its queue's (one queue per io_context and Clock): not kept twice.
+  [[nodiscard]] Clock* clock() const noexcept { return &timers->clock(); }
   detail::TimerEntry loop_sleep;
   detail::TimerEntry watch_wait;
   detail::TimerEntry watchdog;

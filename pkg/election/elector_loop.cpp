@@ -49,7 +49,7 @@ void Elector::Impl::loop_ended(const std::exception_ptr& e) {
 void Elector::Impl::step() noexcept {
   try {
     while (true) {
-      const LoopStep next = machine.next(clock->now(), clock->wall_now());
+      const LoopStep next = machine.next(clock()->now(), clock()->wall_now());
       flush();
       if (next.kind == LoopStep::Kind::shutdown) {
         asio::co_spawn(ex, shutdown(), [self = shared_from_this()](const std::exception_ptr& e) { self->loop_ended(e); });
@@ -105,7 +105,7 @@ asio::awaitable<void> Elector::Impl::perform(LoopStep step) {
   switch (step.kind) {
     case LoopStep::Kind::read: {
       const auto r = co_await lock->get();
-      machine.on_read(clock->now(), r);
+      machine.on_read(clock()->now(), r);
       break;
     }
     case LoopStep::Kind::write: {
@@ -116,7 +116,7 @@ asio::awaitable<void> Elector::Impl::perform(LoopStep step) {
       } else {
         result.emplace(co_await lock->update(step.decision.record));
       }
-      machine.on_write(clock->now(), *result);
+      machine.on_write(clock()->now(), *result);
       break;
     }
     case LoopStep::Kind::sleep:     // step() sleeps itself
@@ -126,23 +126,23 @@ asio::awaitable<void> Elector::Impl::perform(LoopStep step) {
 }
 
 asio::awaitable<void> Elector::Impl::shutdown() {
-  machine.begin_shutdown(clock->now());
+  machine.begin_shutdown(clock()->now());
   flush();
   while (true) {
-    const ReleaseStep step = machine.next_release(clock->now(), clock->wall_now());
+    const ReleaseStep step = machine.next_release(clock()->now(), clock()->wall_now());
     flush();
     if (step.kind == ReleaseStep::Kind::done) break;
     if (step.kind == ReleaseStep::Kind::read) {
       const auto r = co_await lock->get();
-      machine.on_release_read(clock->now(), r);
+      machine.on_release_read(clock()->now(), r);
     } else if (step.kind == ReleaseStep::Kind::write) {
       api::Lease record = step.record;  // named: GCC 12 mishandles temporaries in co_await
       const auto w = co_await lock->update(std::move(record));
-      machine.on_release_write(clock->now(), w);
+      machine.on_release_write(clock()->now(), w);
     } else {
       // A wake() (stop() again, a failure) only ends the wait early: the release's waits are
       // not woken.
-      while (clock->now() < step.until) co_await sleep_on(step.until);
+      while (clock()->now() < step.until) co_await sleep_on(step.until);
     }
     flush();
   }
@@ -161,10 +161,10 @@ bool Elector::Impl::arm_wake(Clock::time_point deadline) {
 asio::awaitable<void> Elector::Impl::sleep_on(Clock::time_point deadline) {
   if (!coro_timer) coro_timer = std::make_unique<asio::steady_timer>(ex);
   if (deadline == kNever) {
-    clock->disarm(*coro_timer);
+    clock()->disarm(*coro_timer);
     coro_timer->expires_at(kNever);
   } else {
-    clock->arm(*coro_timer, deadline);
+    clock()->arm(*coro_timer, deadline);
   }
   boost::system::error_code ec;
   co_await coro_timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));

@@ -37,7 +37,7 @@ bool aborted(const std::exception_ptr& e) {
 // machine's reconnect wait on the watch_wait entry.
 void Elector::Impl::open_watch() {
   if (machine.stopping()) return;
-  std::string from = machine.on_watch_opened(clock->now());
+  std::string from = machine.on_watch_opened(clock()->now());
   start_quiet_detector();
   const std::weak_ptr<Impl> weak = weak_from_this();
   // An event's effects run here, inside the stream's delivery (the shared hub delivers to every
@@ -66,14 +66,14 @@ void Elector::Impl::watch_ended(const std::exception_ptr& error, api::Result<voi
   // stop() sets stopping() before it cancels, so it is never lost here.
   if (machine.stopping()) return;
   if (went_quiet) {
-    machine.on_watch_quiet(clock->now());
+    machine.on_watch_quiet(clock()->now());
     // The holder may be dead: open the takeover write's connection now, while its lease
     // still runs, so the takeover does not pay TCP + TLS (issue 14). Beside the new watch,
     // not before it; the handler keeps the lock alive, and a failed warm-up changes nothing.
     asio::co_spawn(ex, lock->warm(), [self = shared_from_this()](const std::exception_ptr&) {});
     return open_watch();
   }
-  const auto reconnect_at = machine.on_watch_ended(clock->now(), ended);
+  const auto reconnect_at = machine.on_watch_ended(clock()->now(), ended);
   flush();
   wake();  // the loop falls back to polling while the watch is down
   await_reconnect(reconnect_at);
@@ -83,7 +83,7 @@ void Elector::Impl::watch_ended(const std::exception_ptr& error, api::Result<voi
 // is off). It need not keep the Impl alive: only stop() ends it early, and it is then moot.
 void Elector::Impl::await_reconnect(Clock::time_point at) {
   if (machine.stopping()) return;
-  if (clock->now() >= at) return open_watch();
+  if (clock()->now() >= at) return open_watch();
   watch_wait.arm(at);
 }
 
@@ -112,7 +112,7 @@ void Elector::Impl::arm_quiet_detector() {
   if (!quiet_detector_on || quiet_fired) return;
   const auto due = machine.watch_quiet_deadline();
   if (due == kNever) return watch_wait.cancel();
-  if (clock->now() >= due) return quiet_spell();
+  if (clock()->now() >= due) return quiet_spell();
   watch_wait.arm(due);
 }
 
@@ -130,7 +130,7 @@ void Elector::Impl::disarm_quiet_detector() {
 
 void Elector::Impl::on_watch_event(const LeaseEvent& event) {
   if (machine.stopping()) return;
-  const bool decide_again = machine.on_watch_event(clock->now(), event);
+  const bool decide_again = machine.on_watch_event(clock()->now(), event);
   arm_quiet_detector();  // the event moved the deadline (or gave it one)
   flush();
   if (decide_again) wake();
@@ -162,8 +162,8 @@ void Elector::Impl::watchdog_due(void* impl) {
 
 void Elector::Impl::watchdog_fired() {
   const auto deadline = machine.leadership_deadline();
-  if (deadline != kNever && clock->now() >= deadline) {
-    machine.on_leadership_deadline(clock->now());
+  if (deadline != kNever && clock()->now() >= deadline) {
+    machine.on_leadership_deadline(clock()->now());
     flush();
   }
   arm_watchdog();

@@ -95,11 +95,16 @@ void Machine::learn_cadence(const api::Lease& lease) {
   if (!holder_cadence_ || gap < *holder_cadence_) holder_cadence_ = gap;
 }
 
-void Machine::observe(Clock::time_point now, const api::Lease& lease) {
+void Machine::observe(Clock::time_point now, LeasePtr observed) {  // NOLINT(performance-unnecessary-value-param)
+  const api::Lease& lease = *observed;  // the parameter keeps it alive to the end
   if (observed_ && exists_ && older_version(lease.resource_version, observed_->resource_version)) return;
   learn_cadence(lease);
   const bool changed = !observed_ || !exists_ || observed_->spec != lease.spec;
-  observed_ = lease;
+  // new_leader goes out whenever the holder differs from the last one observed (a deleted
+  // Lease's tombstone included): that is the last one reported, with no copy kept for it.
+  const bool new_holder =
+      !observed_ || observed_->spec.holder_identity.value_or("") != lease.spec.holder_identity.value_or("");
+  observed_ = observed;
   exists_ = true;
   if (!lease.resource_version.empty()) watch_rv_ = lease.resource_version;
   if (changed) observed_at_ = now;
@@ -109,14 +114,13 @@ void Machine::observe(Clock::time_point now, const api::Lease& lease) {
   effects_.push_back(std::move(seen));
 
   const std::string holder = lease.spec.holder_identity.value_or("");
-  if (!reported_holder_ || *reported_holder_ != holder) {
-    reported_holder_ = holder;
+  if (new_holder) {
     cfg_.log.info("new leader observed", {{"holder", holder}, {"transitions", lease.spec.lease_transitions.value_or(0)}});
     emit(Event::new_leader);
   }
   if (uncertain_ && lease.spec == uncertain_->spec) {
     const Sent landed = *uncertain_;
-    adopt_landed(now, lease, landed);
+    adopt_landed(now, observed_, landed);
     return;
   }
   if (leader_ && holder != cfg_.identity) step_down("the lease is now held by \"" + holder + "\"");
@@ -141,16 +145,18 @@ void Machine::observe_deleted(const std::string& resource_version) {
 
 // A write whose answer never came (uncertain_, or one given up on just now) shows in `lease`:
 // it landed, and counts from when it was sent.
-void Machine::adopt_landed(Clock::time_point now, const api::Lease& lease, const Sent& sent) {
+void Machine::adopt_landed(Clock::time_point now, LeasePtr lease, const Sent& sent) {
   uncertain_.reset();
-  cfg_.log.info("an unconfirmed write turned out to have succeeded", {{"holder", lease.spec.holder_identity.value_or("")}});
-  accept_write(now, lease, sent);
+  cfg_.log.info("an unconfirmed write turned out to have succeeded", {{"holder", lease->spec.holder_identity.value_or("")}});
+  accept_write(now, std::move(lease), sent);
 }
 
 // A write landed. It counts as a renewal only if it was sent within the renew deadline:
 // later than that, followers may already be counting down from an older record.
-void Machine::accept_write(Clock::time_point now, const api::Lease& written, const Sent& sent) {
-  observe(now, written);
+void Machine::accept_write(Clock::time_point now, LeasePtr written_ptr,  // NOLINT(performance-unnecessary-value-param)
+                           const Sent& sent) {
+  const api::Lease& written = *written_ptr;  // the parameter keeps it alive to the end
+  observe(now, written_ptr);
   if (stopping_) return;  // the shutdown releases a record that names us
   if (now - sent.at >= cfg_.timings.renew_deadline) {
     if (leader_) step_down("a renewal confirmed only after the renew deadline");

@@ -72,7 +72,7 @@ void Machine::on_handover_write(Clock::time_point now, const api::Result<api::Le
   in_flight_.reset();
   if (result) {
     uncertain_.reset();
-    observe(now, result.value());
+    observe(now, std::make_shared<const api::Lease>(result.value()));
     cfg_.log.info("lease handed over", {{"successor", handover_->hint.successor}});
     handover_.reset();
     return;

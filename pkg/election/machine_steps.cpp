@@ -48,7 +48,7 @@ Clock::duration Machine::retry_soon() const {
 
 DecisionInput Machine::decision_input(Clock::time_point now, api::MicroTime wall_now) const {
   DecisionInput in;
-  in.observed = observed_;
+  if (observed_) in.observed = *observed_;
   in.exists = exists_;
   in.observed_at = observed_at_;
   in.now = now;
@@ -59,7 +59,7 @@ DecisionInput Machine::decision_input(Clock::time_point now, api::MicroTime wall
   in.lease_duration = std::chrono::duration_cast<std::chrono::seconds>(cfg_.timings.lease_duration);
   in.am_leader = leader_;
   in.revision = cfg_.revision;
-  in.newest_revision = newest_revision_;
+  if (notes_) in.newest_revision = notes_->newest_revision;
   in.handover_grace = cfg_.handover_grace;
   in.older_grace = cfg_.older_grace;
   return in;
@@ -115,7 +115,7 @@ void Machine::on_read(Clock::time_point now, const api::Result<api::Lease>& resu
   bool ok = true;
   if (result) {
     need_get_ = false;
-    observe(now, result.value());
+    observe(now, std::make_shared<const api::Lease>(result.value()));
   } else if (result.error().is(api::ErrorKind::not_found)) {
     need_get_ = false;
     if (exists_) observe_deleted("");
@@ -141,7 +141,7 @@ void Machine::on_write(Clock::time_point now, const api::Result<api::Lease>& res
   in_flight_.reset();
   if (result) {
     uncertain_.reset();
-    accept_write(now, result.value(), sent);
+    accept_write(now, std::make_shared<const api::Lease>(result.value()), sent);
     return;
   }
   on_write_failed(now, result.error(), sent);
@@ -156,8 +156,7 @@ void Machine::on_write_failed(Clock::time_point now, const api::Error& err, cons
   // and the leader stepped down from a lease the apiserver showed it held all along.
   if (!err.is(api::ErrorKind::conflict) && may_have_landed(err.kind) && exists_ && observed_ &&
       observed_->spec == sent.spec) {
-    const api::Lease seen = *observed_;  // a copy: accept_write() observes it again
-    adopt_landed(now, seen, sent);
+    adopt_landed(now, observed_, sent);  // by value: accept_write() observes it again
     return;
   }
   if (sent.renewing) {

@@ -21,10 +21,10 @@ bool Machine::on_watch_event(Clock::time_point now, const LeaseEvent& event) {
   quiet_reconnects_ = 0;
   switch (event.type) {
     case LeaseEvent::Type::bookmark:
-      if (!event.lease.resource_version.empty()) watch_rv_ = event.lease.resource_version;
+      if (!event.lease->resource_version.empty()) watch_rv_ = event.lease->resource_version;
       return false;
     case LeaseEvent::Type::deleted:
-      observe_deleted(event.lease.resource_version);
+      observe_deleted(event.lease->resource_version);
       break;
     case LeaseEvent::Type::added:
     case LeaseEvent::Type::modified:
@@ -100,12 +100,12 @@ void Machine::request_stop() {
 // round trip of the release, and by then we must already not act as leader.
 void Machine::begin_shutdown(Clock::time_point now) {
   step_down("stopping");
-  if (handover_ && release_hint_.successor.empty()) release_hint_ = handover_->hint;  // stopped mid-drain
+  if (handover_ && (!notes_ || notes_->release_hint.successor.empty())) notes().release_hint = handover_->hint;  // stopped mid-drain
   handover_.reset();
   const bool ours = exists_ && observed_holder() == cfg_.identity;
   releasing_ = cfg_.release_on_stop && (ours || uncertain_);
   release_ = std::make_unique<Release>();
-  if (ours) release_->held = observed_;
+  if (ours) release_->held = *observed_;
   release_->give_up = now + cfg_.timings.renew_deadline;
 }
 
@@ -132,7 +132,7 @@ ReleaseStep Machine::next_release(Clock::time_point now, api::MicroTime wall_now
     const std::string holder = release_->held->spec.holder_identity.value_or("");
     if (holder == cfg_.identity) {
       step.kind = ReleaseStep::Kind::write;
-      step.record = handover_record(*release_->held, wall_now, release_hint_);
+      step.record = handover_record(*release_->held, wall_now, notes_ ? notes_->release_hint : HandoverHint{});
       return step;
     }
     cfg_.log.info("nothing to release", {{"holder", holder}});
@@ -144,7 +144,7 @@ ReleaseStep Machine::next_release(Clock::time_point now, api::MicroTime wall_now
 
 void Machine::on_release_read(Clock::time_point now, const api::Result<api::Lease>& result) {
   if (result) {
-    observe(now, result.value());
+    observe(now, std::make_shared<const api::Lease>(result.value()));
     if (release_) release_->held = result.value();
   } else if (result.error().is(api::ErrorKind::not_found)) {
     releasing_ = false;
@@ -157,7 +157,7 @@ void Machine::on_release_read(Clock::time_point now, const api::Result<api::Leas
 void Machine::on_release_write(Clock::time_point now, const api::Result<api::Lease>& result) {
   if (result) {
     uncertain_.reset();
-    observe(now, result.value());
+    observe(now, std::make_shared<const api::Lease>(result.value()));
     cfg_.log.info("lease released", {{"transitions", result.value().spec.lease_transitions.value_or(0)}});
     releasing_ = false;
     return;

@@ -80,11 +80,13 @@ Result<void> handle_watch_line(std::string_view line,
   if (type == "BOOKMARK") {
     // A bookmark carries only metadata.resourceVersion: where to resume from.
     ev.type = LeaseWatchEvent::Type::bookmark;
+    api::Lease mark;
     const auto meta = obj.find("metadata");
     if (meta != obj.end() && meta->is_object()) {
       const auto rv = meta->find("resourceVersion");
-      if (rv != meta->end() && rv->is_string()) ev.lease.resource_version = rv->get<std::string>();
+      if (rv != meta->end() && rv->is_string()) mark.resource_version = rv->get<std::string>();
     }
+    ev.lease = std::make_shared<const api::Lease>(std::move(mark));
     on_event(ev);
     return {};
   }
@@ -94,7 +96,7 @@ Result<void> handle_watch_line(std::string_view line,
   else return api::local_error(ErrorKind::bad_response, "unknown watch event type \"" + type + "\"");
   auto lease = api::lease_from_json(std::move(*obj_it));
   if (!lease) return std::move(lease).error();
-  ev.lease = std::move(lease).value();
+  ev.lease = std::make_shared<const api::Lease>(std::move(lease).value());
   on_event(ev);
   return {};
 }

@@ -41,9 +41,13 @@ std::optional<bool> newer_version(const std::string& a, const std::string& b) {
 // One watch() or start_watch() of one Lease. No timer and no coroutine of its own: an idle
 // Elector of a thousand holds only this (issue 14).
 struct Subscriber {
-  Subscriber(std::string n, std::string from, std::function<void(const LeaseWatchEvent&)> f, WatchEnd e)
-      : name(std::move(n)), rv(std::move(from)), on_event(std::move(f)), on_end(std::move(e)) {}
-  std::string name;
+  Subscriber(std::string from, std::function<void(const LeaseWatchEvent&)> f, WatchEnd e)
+      : rv(std::move(from)), on_event(std::move(f)), on_end(std::move(e)) {}
+  // Its Lease's name: the key of its entry in the hub's map, which stays put (an
+  // unordered_map never moves its elements) and stays while the subscriber is in it. Read
+  // only then: not once it has ended, since fail() clears the map. No copy of its own: a
+  // thousand subscribers would hold a thousand copies of the names the map holds (issue 14).
+  const std::string* name = nullptr;
   std::string rv;             // the newest version it has been shown (or asked to start from)
   bool shown_missing = false; // it was told the Lease is gone (no DELETED twice)
   bool ended = false;         // on_end is posted: nothing more reaches it
@@ -56,7 +60,7 @@ using SubscriberPtr = std::shared_ptr<Subscriber>;
 // it. One map for both: a second map of subscribers by name cost each Lease of a thousand
 // another node, key and vector (about 110 bytes, issue 14).
 struct Entry {
-  std::optional<api::Lease> lease;
+  std::shared_ptr<const api::Lease> lease;  // the object every subscriber's event carries
   std::vector<SubscriberPtr> subs;
 };
 
@@ -91,23 +95,22 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
     if (opts.log) opts.log->warn(msg, f);
   }
 
-  static void deliver(Subscriber& s, EventType type, const api::Lease& lease) {
+  // Every subscriber is shown the one shared object, not a copy (issue 14).
+  static void deliver(Subscriber& s, EventType type, const std::shared_ptr<const api::Lease>& lease) {
     if (s.ended) return;
-    LeaseWatchEvent ev;
-    ev.type = type;
-    ev.lease = lease;
-    if (type != EventType::bookmark && !lease.resource_version.empty()) s.rv = lease.resource_version;
+    const LeaseWatchEvent ev{type, lease};
+    if (type != EventType::bookmark && !lease->resource_version.empty()) s.rv = lease->resource_version;
     if (type != EventType::bookmark) s.shown_missing = type == EventType::deleted;
     s.on_event(ev);
   }
 
   // What a watch on this one Lease from s.rv would open with, from the cache.
   void prime(Subscriber& s) const {
-    const auto it = entries.find(s.name);
+    const auto it = entries.find(*s.name);
     if (it != entries.end() && it->second.lease) {
-      const api::Lease& cached = *it->second.lease;
+      const auto cached = it->second.lease;  // a delivery may erase the entry
       if (s.rv.empty()) return deliver(s, EventType::added, cached);
-      if (newer_version(cached.resource_version, s.rv).value_or(cached.resource_version != s.rv))
+      if (newer_version(cached->resource_version, s.rv).value_or(cached->resource_version != s.rv))
         deliver(s, EventType::modified, cached);
       return;
     }
@@ -117,20 +120,21 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
     if (s.rv.empty() || s.shown_missing || newer_version(s.rv, rv).value_or(true)) return;
     api::Lease gone;
     gone.namespace_ = ns;
-    gone.name = s.name;
+    gone.name = *s.name;
     gone.resource_version = rv;
-    deliver(s, EventType::deleted, gone);
+    deliver(s, EventType::deleted, std::make_shared<const api::Lease>(std::move(gone)));
   }
 
   void on_stream_event(const LeaseWatchEvent& ev) {
-    if (!ev.lease.resource_version.empty()) rv = ev.lease.resource_version;
+    const api::Lease& lease = *ev.lease;
+    if (!lease.resource_version.empty()) rv = lease.resource_version;
     if (ev.type == EventType::bookmark) {
       // Every subscriber's stream is this one: its bookmarks are theirs (the elector's
       // quiet-stream detector counts them as signs of life).
       for (const auto& s : all_subscribers()) deliver(*s, ev.type, ev.lease);
       return;
     }
-    const auto it = entries.find(ev.lease.name);
+    const auto it = entries.find(lease.name);
     if (ev.type == EventType::deleted) {
       if (it == entries.end()) return;
       if (it->second.subs.empty()) {
@@ -139,7 +143,7 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
       }
       it->second.lease.reset();
     } else if (it == entries.end()) {
-      entries.emplace(ev.lease.name, Entry{ev.lease, {}});
+      entries.emplace(lease.name, Entry{ev.lease, {}});
       return;
     } else {
       it->second.lease = ev.lease;
@@ -167,15 +171,17 @@ struct LeaseWatchHub::Impl : std::enable_shared_from_this<LeaseWatchHub::Impl> {
     return out;
   }
 
-  void add(const SubscriberPtr& s) {
-    entries[s->name].subs.push_back(s);
+  void add(std::string name, const SubscriberPtr& s) {
+    const auto it = entries.try_emplace(std::move(name)).first;
+    it->second.subs.push_back(s);
+    s->name = &it->first;
     ++sub_count;
     if (synced) prime(*s);
     if (!running) start();
   }
 
   void remove(const SubscriberPtr& s) {
-    const auto it = entries.find(s->name);
+    const auto it = entries.find(*s->name);
     if (it == entries.end()) return;
     auto& list = it->second.subs;
     const auto pos = std::find(list.begin(), list.end(), s);
@@ -238,7 +244,7 @@ net::awaitable<void> LeaseWatchHub::Impl::run(std::shared_ptr<Impl> /*keep_alive
       drop_cache();
       for (auto& lease : listed->items) {
         std::string name = lease.name;
-        entries[std::move(name)].lease = std::move(lease);
+        entries[std::move(name)].lease = std::make_shared<const api::Lease>(std::move(lease));
       }
       rv = listed->resource_version;
       synced = true;
@@ -276,8 +282,8 @@ net::awaitable<void> LeaseWatchHub::Impl::run(std::shared_ptr<Impl> /*keep_alive
 void LeaseWatchHub::Impl::start_watch(std::string name, std::string from,
                                       std::function<void(const LeaseWatchEvent&)> on_event, WatchEnd on_end,
                                       net::cancellation_slot slot) {
-  auto s = std::make_shared<Subscriber>(std::move(name), std::move(from), std::move(on_event), std::move(on_end));
-  if (s->name.empty()) return finish(*s, api::local_error(ErrorKind::invalid, "watch lease: name is empty"));
+  auto s = std::make_shared<Subscriber>(std::move(from), std::move(on_event), std::move(on_end));
+  if (name.empty()) return finish(*s, api::local_error(ErrorKind::invalid, "watch lease: name is empty"));
   if (last_error && SteadyClock::now() < down_until) return finish(*s, *last_error);
   if (slot.is_connected()) {
     // Weak both ways: a handler left in the caller's signal after the end must keep nothing
@@ -290,7 +296,7 @@ void LeaseWatchHub::Impl::start_watch(std::string name, std::string from,
       hub->finish(*sub, api::local_error(ErrorKind::cancelled, "lease watch cancelled"));
     });
   }
-  add(s);  // may deliver the cached Lease, or start the stream, which may fail at once
+  add(std::move(name), s);  // may deliver the cached Lease, or start the stream, which may fail at once
 }
 
 // The coroutine form over the callback form: it waits for on_end, and a cancellation of its

@@ -120,36 +120,40 @@ bool parse_level(std::string_view text, Level& out) {
 }
 
 Logger::Logger(Level min_level, Format format, Sink sink)
-    : min_level_(min_level), format_(format), sink_(std::make_shared<Sink>(std::move(sink))) {}
+    : min_level_(min_level),
+      format_(format),
+      bound_(std::make_shared<const Bound>(Bound{std::make_shared<Sink>(std::move(sink)), std::string()})) {}
 
 void Logger::log(Level level, std::string_view msg, Fields fields) const {
-  if (!enabled(level) || !*sink_) return;
+  if (!enabled(level) || !*bound_->sink) return;
   std::string line;
   if (format_ == Format::json) {
     line = R"({"ts":")" + timestamp() + R"(","level":")" + to_string(level) + R"(","msg":")" + json_escape(msg) + '"';
-    line += bound_;
+    line += bound_->fields;
     for (const Field& f : fields) append_json_field(line, f);
     line += '}';
   } else {
     line = timestamp() + ' ' + to_string(level) + ' ';
     // The message keeps its spaces bare (it is for people) unless something in it needs quotes.
     append_text_value(line, msg, true);
-    line += bound_;
+    line += bound_->fields;
     for (const Field& f : fields) append_text_field(line, f);
   }
-  (*sink_)(level, line);
+  (*bound_->sink)(level, line);
 }
 
 Logger Logger::with(Fields fields) const {
   Logger copy = *this;
-  if (!*sink_) return copy;  // writes nothing: nothing to render
+  if (!*bound_->sink) return copy;  // writes nothing: nothing to render
+  Bound bound = *bound_;
   for (const Field& f : fields) {
     if (format_ == Format::json) {
-      append_json_field(copy.bound_, f);
+      append_json_field(bound.fields, f);
     } else {
-      append_text_field(copy.bound_, f);
+      append_text_field(bound.fields, f);
     }
   }
+  copy.bound_ = std::make_shared<const Bound>(std::move(bound));
   return copy;
 }
 

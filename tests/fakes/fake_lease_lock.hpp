@@ -115,8 +115,9 @@ class FakeLeaseStore {
   // --- admin edits (kubectl), unconditional
   void remove() {
     if (!lease_) return;
-    LeaseEvent ev{LeaseEvent::Type::deleted, *lease_};
-    ev.lease.resource_version = std::to_string(++revision_);
+    api::Lease gone = *lease_;
+    gone.resource_version = std::to_string(++revision_);
+    const LeaseEvent ev{LeaseEvent::Type::deleted, std::move(gone)};
     lease_.reset();
     publish(ev);
   }
@@ -163,7 +164,7 @@ class FakeLeaseStore {
       const auto rv = std::stoull(from);
       if (rv < compacted_) return fake_error(api::ErrorKind::gone);
       for (const auto& c : history_) {
-        if (std::stoull(c.event.lease.resource_version) > rv) w.queue.push_back(c.event);
+        if (std::stoull(c.event.lease->resource_version) > rv) w.queue.push_back(c.event);
       }
     }
     watchers_.push_back(&w);

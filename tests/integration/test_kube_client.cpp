@@ -133,8 +133,8 @@ TEST_CASE("integration: watch a lease, then resume from a resourceVersion", "[in
     CHECK((first.ok() || first.error().kind == ErrorKind::cancelled));
     REQUIRE(events.size() == 2);
     CHECK(events[0].type == LeaseWatchEvent::Type::modified);
-    CHECK(events[0].lease.spec.holder_identity == "b");
-    CHECK(events[1].lease.resource_version == rvs[1]);
+    CHECK(events[0].lease->spec.holder_identity == "b");
+    CHECK(events[1].lease->resource_version == rvs[1]);
 
     // Resuming from the first update's version yields only the second.
     events.clear();
@@ -146,8 +146,8 @@ TEST_CASE("integration: watch a lease, then resume from a resourceVersion", "[in
     auto resumed = co_await watcher.watch_lease(env.namespace_, name, rvs[0], one);
     CHECK((resumed.ok() || resumed.error().kind == ErrorKind::cancelled));
     REQUIRE(events.size() == 1);
-    CHECK(events[0].lease.resource_version == rvs[1]);
-    CHECK(events[0].lease.spec.holder_identity == "c");
+    CHECK(events[0].lease->resource_version == rvs[1]);
+    CHECK(events[0].lease->spec.holder_identity == "c");
 
     auto deleted = co_await client.delete_lease(env.namespace_, name);
     CHECK(deleted.ok());
@@ -209,7 +209,7 @@ TEST_CASE("integration: after an apiserver restart, a watch from an older resour
       if (e.type == LeaseWatchEvent::Type::bookmark) return;
       events.push_back(e);
       if (events.size() == 1) {  // the current state is in: now change it
-        change = e.lease;
+        change = *e.lease;
         change.spec.holder_identity = "after-restart";
         net::co_spawn(io, [&]() -> net::awaitable<void> {
           auto r = co_await client.update_lease(change);
@@ -232,10 +232,10 @@ TEST_CASE("integration: after an apiserver restart, a watch from an older resour
     CHECK((resumed.ok() || resumed.error().kind == ErrorKind::cancelled));
     REQUIRE(events.size() == 2);
     CHECK(events[0].type == LeaseWatchEvent::Type::added);
-    CHECK(events[0].lease.spec.holder_identity == "a");
+    CHECK(events[0].lease->spec.holder_identity == "a");
     CHECK(events[1].type == LeaseWatchEvent::Type::modified);
-    CHECK(events[1].lease.spec.holder_identity == "after-restart");
-    CHECK(events[1].lease.resource_version == (*put)->resource_version);  // the watch saw our PUT
+    CHECK(events[1].lease->spec.holder_identity == "after-restart");
+    CHECK(events[1].lease->resource_version == (*put)->resource_version);  // the watch saw our PUT
 
     auto deleted = co_await client.delete_lease(env.namespace_, name);
     CHECK(deleted.ok());

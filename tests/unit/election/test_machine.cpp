@@ -97,7 +97,9 @@ TEST_CASE("machine: a follower reads once, then sleeps until the holder's term e
     api::Lease bookmark;
     bookmark.resource_version = "6";
     CHECK_FALSE(m.on_watch_event(kT0 + 1s, LeaseEvent{LeaseEvent::Type::bookmark, bookmark}));
-    CHECK(m.on_watch_event(kT0 + 1s, LeaseEvent{LeaseEvent::Type::modified, lease("", "7")}));
+    const LeaseEvent released{LeaseEvent::Type::modified, lease("", "7")};
+    CHECK(m.on_watch_event(kT0 + 1s, released));
+    CHECK(m.observed() == released.lease.get());  // kept, not copied (issue 14)
     const LoopStep take = m.next(kT0 + 1s, kWall);
     REQUIRE(take.kind == LoopStep::Kind::write);
     CHECK(take.decision.reason == Reason::released);

@@ -84,7 +84,7 @@ TEST_CASE("watch_leases: the namespace's leases from a version, without a field 
   REQUIRE(result);
   CHECK(result->ok());
   REQUIRE(events.size() == 1);
-  CHECK(events[0].lease.name == "a");
+  CHECK(events[0].lease->name == "a");
   REQUIRE(server.requests().size() == 1);
   CHECK(server.requests()[0].target ==
         "/apis/coordination.k8s.io/v1/namespaces/ns/leases?watch=1&resourceVersion=77&timeoutSeconds=290"

@@ -88,12 +88,12 @@ TEST_CASE("watch: events split across chunk boundaries arrive whole and in order
   REQUIRE(run.result->ok());
   REQUIRE(run.events.size() == 4);
   CHECK(run.events[0].type == LeaseWatchEvent::Type::added);
-  CHECK(run.events[0].lease.resource_version == "42");
-  CHECK(run.events[0].lease.spec.holder_identity == "a");
+  CHECK(run.events[0].lease->resource_version == "42");
+  CHECK(run.events[0].lease->spec.holder_identity == "a");
   CHECK(run.events[1].type == LeaseWatchEvent::Type::modified);
-  CHECK(run.events[1].lease.spec.holder_identity == "b");
+  CHECK(run.events[1].lease->spec.holder_identity == "b");
   CHECK(run.events[2].type == LeaseWatchEvent::Type::bookmark);
-  CHECK(run.events[2].lease.resource_version == "50");
+  CHECK(run.events[2].lease->resource_version == "50");
   CHECK(run.events[3].type == LeaseWatchEvent::Type::deleted);
   REQUIRE(run.requests.size() == 1);
   CHECK(run.requests[0].target ==
@@ -227,5 +227,5 @@ TEST_CASE("lease lock: maps watch events 1:1 and pins name and namespace", "[cli
   REQUIRE(events.size() == 2);
   CHECK(events[0].type == kle::election::LeaseEvent::Type::added);
   CHECK(events[1].type == kle::election::LeaseEvent::Type::modified);
-  CHECK(events[1].lease.spec.holder_identity == "b");
+  CHECK(events[1].lease->spec.holder_identity == "b");
 }

@@ -42,12 +42,7 @@ Lease lease(const std::string& name, const std::string& rv, const std::string& h
   return l;
 }
 
-LeaseWatchEvent event(Type type, Lease l) {
-  LeaseWatchEvent e;
-  e.type = type;
-  e.lease = std::move(l);
-  return e;
-}
+LeaseWatchEvent event(Type type, Lease l) { return {type, std::move(l)}; }
 
 // The apiserver side: each list() answers the next scripted list; watch() stays open until
 // the test ends it (or the hub cancels it) and hands the test its callback to push events.
@@ -176,30 +171,52 @@ TEST_CASE("hub: one list and one stream serve every subscriber, each sees only i
   // From "": the current state first, as ADDED; nothing for a Lease that does not exist.
   REQUIRE(a.events.size() == 1);
   CHECK(a.events[0].type == Type::added);
-  CHECK(a.events[0].lease.resource_version == "10");
+  CHECK(a.events[0].lease->resource_version == "10");
   REQUIRE(b.events.size() == 1);
-  CHECK(b.events[0].lease.name == "b");
+  CHECK(b.events[0].lease->name == "b");
   CHECK(c.events.empty());
 
   f.source.push(event(Type::modified, lease("a", "13", "y")));
   f.source.push(event(Type::added, lease("c", "14")));
   f.settle();
   REQUIRE(a.events.size() == 2);
-  CHECK(a.events[1].lease.spec.holder_identity == "y");
+  CHECK(a.events[1].lease->spec.holder_identity == "y");
   CHECK(b.events.size() == 1);
   REQUIRE(c.events.size() == 1);
   CHECK(c.events[0].type == Type::added);
 
-  LeaseWatchEvent bookmark;
-  bookmark.type = Type::bookmark;
-  bookmark.lease.resource_version = "15";
-  f.source.push(bookmark);
+  Lease mark;
+  mark.resource_version = "15";
+  f.source.push(event(Type::bookmark, mark));
   f.settle();
   CHECK(a.events.back().type == Type::bookmark);
   CHECK(b.events.back().type == Type::bookmark);
   CHECK(c.events.back().type == Type::bookmark);
   CHECK(f.hub->streams_opened() == 1);
   CHECK(f.hub->lists_made() == 1);
+}
+
+TEST_CASE("hub: every watcher of a Lease is shown the one object the stream delivered, not a copy", "[hub]") {
+  // A thousand idle Electors hold the Lease their last event carried: one object per Lease,
+  // shared with the hub's cache, instead of a copy each (issue 14).
+  Fixture f({lease("a", "10")});
+  auto& first = f.subscribe("first", "a");
+  auto& second = f.subscribe("second", "a");
+  REQUIRE(first.events.size() == 1);
+  REQUIRE(second.events.size() == 1);
+  CHECK(first.events[0].lease == second.events[0].lease);  // the listed Lease, from the cache
+
+  const LeaseWatchEvent change = event(Type::modified, lease("a", "13", "y"));
+  f.source.push(change);
+  f.settle();
+  REQUIRE(first.events.size() == 2);
+  REQUIRE(second.events.size() == 2);
+  CHECK(first.events[1].lease == change.lease);
+  CHECK(second.events[1].lease == change.lease);
+  // A watcher that comes later is primed with that same object from the cache.
+  auto& later = f.subscribe("later", "a");
+  REQUIRE(later.events.size() == 1);
+  CHECK(later.events[0].lease == change.lease);
 }
 
 TEST_CASE("hub: a subscriber from a resourceVersion is shown only what changed after it", "[hub]") {
@@ -211,10 +228,10 @@ TEST_CASE("hub: a subscriber from a resourceVersion is shown only what changed a
   CHECK(same.events.empty());
   REQUIRE(older.events.size() == 1);
   CHECK(older.events[0].type == Type::modified);
-  CHECK(older.events[0].lease.resource_version == "10");
+  CHECK(older.events[0].lease->resource_version == "10");
   REQUIRE(gone.events.size() == 1);
   CHECK(gone.events[0].type == Type::deleted);
-  CHECK(gone.events[0].lease.name == "z");
+  CHECK(gone.events[0].lease->name == "z");
   CHECK(fresh.events.empty());  // a false DELETED would make a new leader step down
 }
 
@@ -231,7 +248,7 @@ TEST_CASE("hub: a Lease deleted and created again reaches its watcher both times
   REQUIRE(a.events.size() == 3);
   CHECK(a.events[1].type == Type::deleted);
   CHECK(a.events[2].type == Type::added);
-  CHECK(a.events[2].lease.spec.holder_identity == "again");
+  CHECK(a.events[2].lease->spec.holder_identity == "again");
 
   // Later subscribers are served from the cache, without another list.
   auto& b = f.subscribe("b", "b");
@@ -240,10 +257,10 @@ TEST_CASE("hub: a Lease deleted and created again reaches its watcher both times
   auto& c_old = f.subscribe("c-old", "c", "15");
   CHECK(f.source.list_calls == 1);
   REQUIRE(b.events.size() == 1);
-  CHECK(b.events[0].lease.resource_version == "11");
+  CHECK(b.events[0].lease->resource_version == "11");
   REQUIRE(d.events.size() == 1);
   CHECK(d.events[0].type == Type::added);
-  CHECK(d.events[0].lease.resource_version == "17");
+  CHECK(d.events[0].lease->resource_version == "17");
   CHECK(c.events.empty());  // deleted before anyone watched it
   REQUIRE(c_old.events.size() == 1);
   CHECK(c_old.events[0].type == Type::deleted);  // the hub has seen past 15, and c is gone
@@ -253,7 +270,7 @@ TEST_CASE("hub: a Lease deleted and created again reaches its watcher both times
   f.settle();
   auto& a2 = f.subscribe("a2", "a");
   REQUIRE(a2.events.size() == 1);
-  CHECK(a2.events[0].lease.resource_version == "14");
+  CHECK(a2.events[0].lease->resource_version == "14");
   CHECK(f.source.list_calls == 1);
 }
 
@@ -302,10 +319,10 @@ TEST_CASE("hub: 410 Gone re-lists and shows each subscriber what changed, withou
   CHECK_FALSE(b.result);
   REQUIRE(a.events.size() == 2);
   CHECK(a.events[1].type == Type::modified);
-  CHECK(a.events[1].lease.spec.holder_identity == "new-holder");
+  CHECK(a.events[1].lease->spec.holder_identity == "new-holder");
   REQUIRE(b.events.size() == 2);
   CHECK(b.events[1].type == Type::deleted);
-  CHECK(b.events[1].lease.resource_version == "21");
+  CHECK(b.events[1].lease->resource_version == "21");
 }
 
 TEST_CASE("hub: the server's routine end of a stream resumes from the last version seen", "[hub]") {

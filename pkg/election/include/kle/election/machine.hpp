@@ -117,10 +117,10 @@ class Machine {
   // we do not take it back; stop() releases it.
   void resign();
   // The successor a stop()'s release names (empty: none).
-  void set_release_hint(HandoverHint hint) { release_hint_ = std::move(hint); }
+  void set_release_hint(HandoverHint hint) { notes().release_hint = std::move(hint); }
   // The newest revision with a Ready pod, as the leader last saw it; our next renewal
   // records it (DecisionInput::newest_revision). Empty: unknown, the record is left alone.
-  void set_newest_revision(std::string revision) { newest_revision_ = std::move(revision); }
+  void set_newest_revision(std::string revision) { notes().newest_revision = std::move(revision); }
 
   // --- stopping (stop(), a signal, a failed coroutine) and the release
   void request_stop();
@@ -142,7 +142,8 @@ class Machine {
   [[nodiscard]] std::int64_t epoch() const noexcept;
   [[nodiscard]] LeaseState state() const;
   [[nodiscard]] std::string observed_holder() const;
-  [[nodiscard]] const std::optional<api::Lease>& observed() const noexcept { return observed_; }
+  // The Lease as last observed (a tombstone after a delete); null before the first.
+  [[nodiscard]] const api::Lease* observed() const noexcept { return observed_.get(); }
   [[nodiscard]] bool watch_up() const noexcept { return watch_up_; }
   [[nodiscard]] const MachineConfig& config() const noexcept { return cfg_; }
   [[nodiscard]] const log::Logger& log() const noexcept { return cfg_.log; }
@@ -186,11 +187,13 @@ class Machine {
   };
 
   // machine.cpp: observation and leadership bookkeeping
-  void observe(Clock::time_point now, const api::Lease& lease);
+  // Shared with the watch event it came in (and the shared watch's cache), never changed.
+  using LeasePtr = std::shared_ptr<const api::Lease>;
+  void observe(Clock::time_point now, LeasePtr lease);
   void learn_cadence(const api::Lease& lease);
   void observe_deleted(const std::string& resource_version);
-  void accept_write(Clock::time_point now, const api::Lease& written, const Sent& sent);
-  void adopt_landed(Clock::time_point now, const api::Lease& lease, const Sent& sent);
+  void accept_write(Clock::time_point now, LeasePtr written, const Sent& sent);
+  void adopt_landed(Clock::time_point now, LeasePtr lease, const Sent& sent);
   void become_leader(const char* how);
   void step_down(const std::string& why);
   void emit(Event event);
@@ -213,11 +216,11 @@ class Machine {
   std::minstd_rand rng_;
   std::vector<Effect> effects_;
 
-  // The Lease as observed (kept as a tombstone after a delete).
-  std::optional<api::Lease> observed_;
+  // The Lease as observed (kept as a tombstone after a delete). Shared with the watch event
+  // it came in, so a follower of a shared watch holds no copy of its own (issue 14).
+  LeasePtr observed_;
   Clock::time_point observed_at_{};  // when its spec last changed, by our monotonic clock
   std::string watch_rv_;
-  std::optional<std::string> reported_holder_;
   // The holder's renewal cadence: the smallest gap between consecutive renewTimes of one
   // holder (a missed renewal only makes a gap longer). Paces the quiet-watch detector.
   std::optional<Clock::duration> holder_cadence_;
@@ -249,8 +252,17 @@ class Machine {
     Clock::time_point give_up;
   };
   Box<Handover> handover_;
-  HandoverHint release_hint_;
-  std::string newest_revision_;
+  // What the controller tells a leader (set_release_hint, set_newest_revision): boxed, as
+  // most Electors of a process of a thousand Leases are told neither (issue 14).
+  struct HandoverNotes {
+    HandoverHint release_hint;
+    std::string newest_revision;
+  };
+  Box<HandoverNotes> notes_;
+  HandoverNotes& notes() {
+    if (!notes_) notes_ = HandoverNotes{};
+    return *notes_;
+  }
 
   // The release on stop, made by begin_shutdown(): boxed, as every Elector of a process of a
   // thousand Leases would otherwise carry its 264 bytes from start to stop (issue 14).

@@ -48,13 +48,17 @@ class Logger {
   [[nodiscard]] Logger with(Fields fields) const;
 
  private:
+  // The sink, shared by every copy (a stateful sink stays one object), and the bound fields,
+  // rendered once in format_ (fixed at construction). Behind one pointer, shared by copies:
+  // every Elector holds a Logger bound to its Lease, and a process of a thousand Leases holds
+  // a thousand, which without a logger are all one null Logger (issue 14).
+  struct Bound {
+    std::shared_ptr<Sink> sink;
+    std::string fields;
+  };
   Level min_level_;
   Format format_;
-  std::shared_ptr<Sink> sink_;
-  // The bound fields, rendered once in format_ (fixed at construction). One string, not one
-  // per format: every Elector holds a Logger bound to its Lease, and a process of a thousand
-  // Leases holds a thousand (issue 14).
-  std::string bound_;
+  std::shared_ptr<const Bound> bound_;  // never null
 };
 
 // Writes to stderr, one line at a time under a lock.
