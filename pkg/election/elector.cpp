@@ -240,9 +240,9 @@ void Elector::Impl::safety_net_failed(const std::exception_ptr& error, const cha
 // ---- public surface
 
 Elector::Elector(asio::any_io_executor ex, std::unique_ptr<LeaseLock> lock, ElectorOptions options,
-                 std::shared_ptr<Clock> clock) {
+                 const std::shared_ptr<Clock>& clock) {
   const ElectorOptions opts = checked(std::move(options), lock.get());
-  impl_ = std::make_shared<Impl>(std::move(ex), std::move(lock), opts, std::move(clock));
+  impl_ = std::make_shared<Impl>(std::move(ex), std::move(lock), opts, clock);
 }
 
 Elector::~Elector() {

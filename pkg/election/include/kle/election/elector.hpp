@@ -39,7 +39,7 @@ class Elector {
   // says so in its log. Throws std::invalid_argument when options do not validate
   // (start-up only; use resolve_timings()/validate_names() to check without throwing).
   Elector(boost::asio::any_io_executor ex, std::unique_ptr<LeaseLock> lock, ElectorOptions options,
-          std::shared_ptr<Clock> clock = nullptr);
+          const std::shared_ptr<Clock>& clock = nullptr);
   ~Elector();
   Elector(const Elector&) = delete;
   Elector& operator=(const Elector&) = delete;
