@@ -104,8 +104,8 @@ TEST_CASE("label_merge_patch sets and removes labels in one merge patch") {
 }
 
 TEST_CASE("a kubelet's Pod decodes the same without the parts the decoder never reads") {
-  // What the decoders skip building (JsonPrune::pod) holds nothing they read: the same
-  // fields come out, and a malformed part they skip (spec) is no error.
+  // What the decoders leave out (JsonPrune::pod) holds nothing they read: the same
+  // fields come out, and a malformed part they leave out (spec) is no error.
   const char* full = R"({"kind":"Pod","apiVersion":"v1",
     "metadata":{"name":"web-1","namespace":"ns","uid":"u-1","resourceVersion":"90",
       "creationTimestamp":"2026-12-01T10:00:00Z","deletionTimestamp":"2026-12-01T10:05:00Z",
